@@ -1,0 +1,135 @@
+"""One error vocabulary: domain errors, and the handler that turns every error into JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/stopncii/", "/webhooks/", "/healthz")
+
+
+class HavenError(Exception):
+    """A domain error: a status, a stable code and a message a person can act on."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(HavenError):
+    """The request is well-formed but its content is not acceptable."""
+
+    status = 422
+    code = "invalid"
+
+
+class NotFound(HavenError):
+    """The thing asked for does not exist (or the caller may not know that it does)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Unauthorized(HavenError):
+    """No valid credentials."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(HavenError):
+    """Valid credentials, but not allowed to do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(HavenError):
+    """The thing is not in a state that allows this."""
+
+    status = 409
+    code = "conflict"
+
+
+class Locked(HavenError):
+    """Too many failed attempts; try again later."""
+
+    status = 423
+    code = "locked"
+
+
+class TooManyRequests(HavenError):
+    """The caller is sending too fast."""
+
+    status = 429
+    code = "rate_limited"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The JSON shape of every API error."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def json_error(status: int, code: str, message: str, details: Any = None) -> Response:
+    """A JSON error response."""
+    response = jsonify(error_body(code, message, details))
+    response.status_code = status
+    return response
+
+
+def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A one-line message naming the first bad field, and the full list of problems."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in err["loc"]) or "body"
+        problems.append({"field": location, "problem": err["msg"]})
+    first = problems[0] if problems else {"field": "body", "problem": "invalid"}
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{first['field']}: {first['problem']}{more}", problems
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == (
+        "application/json"
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that make every API error JSON, and never a stack trace."""
+
+    @app.errorhandler(HavenError)
+    def _domain(exc: HavenError) -> Response:
+        return json_error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError) -> Response:
+        message, problems = describe_validation_error(exc)
+        return json_error(422, "invalid", message, problems)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response | HTTPException:
+        if not _wants_json():
+            return exc
+        status = exc.code or 500
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return json_error(status, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url_rule)
+        return json_error(500, "internal", "Something went wrong on our side. Please try again.")

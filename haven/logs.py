@@ -1,0 +1,50 @@
+"""Logging set-up and Haven's own access log (which omits what anonymous routes must not keep)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from haven.privacy import is_anonymous_request
+
+access_log = logging.getLogger("haven.access")
+
+
+def configure(level: str) -> None:
+    """Send Haven's logs to stderr at `level`, once per process."""
+    root = logging.getLogger("haven")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def init_app(app: Flask) -> None:
+    """Log one line per request."""
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+        if is_anonymous_request():
+            # The route pattern, never the path (it may hold a case number); no address.
+            rule = request.url_rule.rule if request.url_rule else "-"
+            access_log.info(
+                "%s %s %s %.1fms", request.method, rule, response.status_code, elapsed_ms
+            )
+        else:
+            access_log.info(
+                "%s %s %s %s %.1fms",
+                request.remote_addr,
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed_ms,
+            )
+        return response

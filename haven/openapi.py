@@ -1,0 +1,179 @@
+"""The OpenAPI 3.1 document, assembled from the routes' own declarations.
+
+Each API view carries an `Operation` (set by `@document`); `build_spec` walks the app's URL map,
+so a route without a declaration is visible to the guard test and a declaration cannot outlive
+its route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+API_PREFIXES = ("/api/", "/stopncii/", "/webhooks/")
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "platform": {"type": "http", "scheme": "bearer", "description": "A platform's API key."},
+    "officer": {"type": "http", "scheme": "bearer", "description": "An officer's API key."},
+    "stopnciiFunctionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+    "stopnciiSubscriptionKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Ocp-Apim-Subscription-Key",
+    },
+    "casePin": {"type": "apiKey", "in": "header", "name": "X-Case-Pin"},
+    "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
+}
+
+# Which security schemes an operation's `auth` name stands for (all of them at once).
+AUTH_SCHEMES: dict[str, list[str]] = {
+    "platform": ["platform"],
+    "officer": ["officer"],
+    "stopncii": ["stopnciiFunctionKey", "stopnciiSubscriptionKey"],
+    "case_pin": ["casePin"],
+    "twilio": ["twilioSignature"],
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one route takes and answers, for the OpenAPI document."""
+
+    summary: str
+    auth: str | None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | str] = field(default_factory=dict)
+    body_media_type: str = "application/json"
+    tags: tuple[str, ...] = ()
+
+
+def document(
+    summary: str,
+    *,
+    auth: str | None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    responses: dict[int, type[BaseModel] | str] | None = None,
+    body_media_type: str = "application/json",
+    tags: tuple[str, ...] = (),
+) -> Callable[[F], F]:
+    """Declare a route's contract. `auth=None` marks a deliberately public route."""
+    if auth is not None and auth not in AUTH_SCHEMES:
+        raise ValueError(f"unknown auth {auth!r}")
+    operation = Operation(summary, auth, body, query, dict(responses or {}), body_media_type, tags)
+
+    def mark(view: F) -> F:
+        view.__openapi__ = operation  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def operation_of(view: Callable[..., Any]) -> Operation | None:
+    """The declared contract of a view function, if any."""
+    return getattr(view, "__openapi__", None)
+
+
+def is_api_path(rule: str) -> bool:
+    """Whether a URL rule belongs to the documented API."""
+    return rule.startswith(API_PREFIXES)
+
+
+def _openapi_path(rule: str) -> tuple[str, list[str]]:
+    params = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), params
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {},
+                },
+            }
+        },
+    }
+
+
+def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> dict[str, Any]:
+    """The OpenAPI 3.1 document for every documented route of the app."""
+    models: set[type[BaseModel]] = set()
+    entries: list[tuple[str, str, list[str], Operation]] = []
+    for rule in app.url_map.iter_rules():
+        operation = operation_of(app.view_functions[rule.endpoint])
+        if operation is None:
+            continue
+        path, params = _openapi_path(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            entries.append((path, method.lower(), params, operation))
+        models.update(m for m in (operation.body, operation.query) if m is not None)
+        models.update(r for r in operation.responses.values() if not isinstance(r, str))
+
+    ordered = sorted(models, key=lambda m: m.__name__)
+    refs, defs = models_json_schema(
+        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
+    )
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["Error"] = _error_schema()
+
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, params, op in sorted(entries, key=lambda e: (e[0], e[1])):
+        spec: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": f"{method}_{path}".replace("/", "_").replace("{", "").replace("}", ""),
+            "tags": list(op.tags),
+            "parameters": [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
+            ],
+            "responses": {},
+        }
+        if op.query is not None:
+            query_schema = op.query.model_json_schema()
+            required = set(query_schema.get("required", []))
+            for name, prop in query_schema.get("properties", {}).items():
+                spec["parameters"].append(
+                    {"name": name, "in": "query", "required": name in required, "schema": prop}
+                )
+        if op.body is not None:
+            spec["requestBody"] = {
+                "required": True,
+                "content": {op.body_media_type: {"schema": refs[(op.body, "validation")]}},
+            }
+        for status, response in sorted(op.responses.items()):
+            if isinstance(response, str):
+                spec["responses"][str(status)] = {"description": response}
+            else:
+                spec["responses"][str(status)] = {
+                    "description": response.__doc__ or response.__name__,
+                    "content": {"application/json": {"schema": refs[(response, "validation")]}},
+                }
+        spec["responses"]["4XX"] = {
+            "description": "The request was refused; the error names the problem.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        spec["security"] = [{scheme: [] for scheme in AUTH_SCHEMES[op.auth]}] if op.auth else []
+        paths.setdefault(path, {})[method] = spec
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+    }

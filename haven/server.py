@@ -1,0 +1,46 @@
+"""The production WSGI server: gunicorn with threaded workers, configured from code.
+
+Haven writes its own access log (see haven/logs.py), so gunicorn's is off: gunicorn's would
+record client addresses on routes that must never keep them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from haven.app import create_app
+
+
+class _HavenServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from haven.worker import start_in_process
+
+        app = create_app()
+        start_in_process(app)
+        return app
+
+
+def run(*, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve until interrupted."""
+    _HavenServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": None,
+            "errorlog": "-",
+            "graceful_timeout": 20,
+            "timeout": 60,
+        }
+    ).run()

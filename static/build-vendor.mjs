@@ -1,0 +1,33 @@
+// Copy the browser libraries Haven serves from node_modules/ into static/vendor/.
+//
+// Run after `npm ci` (see mk/vendor.mk: `make vendor`). static/vendor/ is
+// generated: git-ignored, never committed, never edited by hand. Each library is
+// copied with its licence, and a VERSION file records what was copied.
+// No bundler: the browser imports these files as they are.
+
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const vendor = join(root, "static", "vendor");
+
+const libraries = [
+  {
+    name: "hash-wasm",
+    files: ["dist/md5.umd.min.js", "LICENSE"], // MD5 only: 10 KB instead of 216 KB for all algorithms
+  },
+];
+
+for (const { name, files } of libraries) {
+  const source = join(root, "node_modules", name);
+  const target = join(vendor, name);
+  const { version, license } = JSON.parse(readFileSync(join(source, "package.json"), "utf8"));
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target, { recursive: true });
+  for (const file of files) {
+    copyFileSync(join(source, file), join(target, file.split("/").pop()));
+  }
+  writeFileSync(join(target, "VERSION"), `${name} ${version} (${license}), copied by static/build-vendor.mjs\n`);
+  console.log(`vendored ${name} ${version} into ${target}`);
+}

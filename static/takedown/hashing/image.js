@@ -1,0 +1,55 @@
+// Decode an image file and compute its PDQ hash, inside the browser.
+//
+// Contract: an image Blob in, `{pdq, quality, width, height}` out. Decoding uses
+// the browser's own decoders (createImageBitmap + OffscreenCanvas, both available
+// in workers). Hashes only, never bytes: the pixels stay in this process and are
+// dropped once hashed; nothing here may send or store them. Leave it that way.
+//
+// Decode choices (docs/hashing.md explains the measurements behind them):
+// - imageOrientation "from-image": EXIF orientation is applied, so a phone photo
+//   is hashed upright, as it is displayed and as platforms usually store it.
+//   Meta's reference values come from Pillow, which does not rotate; images
+//   without an orientation tag are unaffected.
+// - colorSpaceConversion "none": raw decoded values, no ICC conversion, as Pillow.
+// - premultiplyAlpha "none": opaque pixels keep their exact colour. The 2-D canvas
+//   stores premultiplied colour, so fully transparent pixels read back as black
+//   (Pillow's convert("RGB") keeps their hidden colour). See docs/hashing.md.
+
+import { createPdqHasher } from "./pdq.js";
+
+const STRIPE_ROWS = 256; // rows read back from the canvas at a time
+
+/** Decode `blob` as the hashing pipeline expects; rejects when the browser cannot. */
+export function decodeImage(blob) {
+  return createImageBitmap(blob, {
+    imageOrientation: "from-image",
+    colorSpaceConversion: "none",
+    premultiplyAlpha: "none",
+  });
+}
+
+/**
+ * PDQ of a decoded image. Closes `bitmap`. Reads the pixels back in stripes so
+ * that memory stays near one copy of the image.
+ */
+export function pdqFromBitmap(bitmap, { onProgress } = {}) {
+  const { width, height } = bitmap;
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
+  if (!context) {
+    bitmap.close();
+    throw new Error(`no canvas for a ${width}x${height} image`);
+  }
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const hasher = createPdqHasher(width, height);
+  for (let top = 0; top < height; top += STRIPE_ROWS) {
+    const rows = Math.min(STRIPE_ROWS, height - top);
+    hasher.addRGBARows(context.getImageData(0, top, width, rows).data, rows);
+    onProgress?.(top + rows, height);
+  }
+  canvas.width = 0; // release the backing store now rather than at GC
+  canvas.height = 0;
+  const { hash, quality } = hasher.finish();
+  return { pdq: hash, quality, width, height };
+}

@@ -1,0 +1,168 @@
+"""The platforms' native API: the incremental hash feed, the full export, and feedback."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import zlib
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+
+from haven.auth import bearer_token
+from haven.db import get_session
+from haven.openapi import document
+from haven.web import Strict, parse_json, parse_query
+from takedown import service
+from takedown.models import Platform
+from takedown.schemas import (
+    CursorQuery,
+    FeedbackIn,
+    FeedbackList,
+    FeedbackOut,
+    FeedbackQuery,
+    FeedPage,
+    as_dict,
+)
+
+bp = Blueprint("takedown_feed", __name__, url_prefix="/api/v1/feed")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    g.platform = service.authenticate_platform(
+        session=get_session(), credential="api_key", secret=bearer_token()
+    )
+
+
+def _platform() -> Platform:
+    platform: Platform = g.platform
+    return platform
+
+
+@lru_cache(maxsize=1024)
+def _iso(moment: datetime.datetime) -> str:
+    # Feed times are whole hours, so a page repeats a handful of values thousands of times.
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@bp.get("/hashes")
+@document(
+    "Changes to the hash list after a cursor, in order. Poll again from `next`.",
+    auth="platform",
+    query=CursorQuery,
+    responses={200: FeedPage, 304: "Nothing new since the ETag you sent."},
+    tags=("feed",),
+)
+def hashes() -> Response:
+    """A page of the feed; an unchanged empty poll answers 304 to If-None-Match."""
+    query = parse_query(CursorQuery)
+    batch = service.fetch_changes(
+        session=get_session(),
+        platform=_platform(),
+        after=int(query.after),
+        limit=query.limit,
+    )
+    # Built directly rather than through pydantic: pages hold up to 10,000 changes.
+    body: dict[str, Any] = {
+        "changes": [
+            {
+                "cursor": str(r.cursor),
+                "media": r.media,
+                "algorithm": r.algorithm,
+                "value": r.value,
+                "status": r.status,
+                "changed_at": _iso(r.changed_at),
+            }
+            for r in batch.rows
+        ],
+        "next": str(batch.next),
+        "has_more": batch.has_more,
+    }
+    response = Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    response.set_etag(f"{query.after}-{batch.next}-{len(batch.rows)}")
+    response.make_conditional(request)
+    return response
+
+
+class ExportQuery(Strict):
+    """The export takes no parameters; ask for gzip with `Accept-Encoding: gzip`."""
+
+
+@bp.get("/hashes/export")
+@document(
+    "Every active hash as NDJSON, for bootstrapping; continue polling from the "
+    "`Haven-Feed-Cursor` header.",
+    auth="platform",
+    query=ExportQuery,
+    responses={200: "NDJSON, one hash per line; gzip when asked with Accept-Encoding."},
+    tags=("feed",),
+)
+def export() -> Response:
+    """Stream a snapshot of the active hashes."""
+    parse_query(ExportQuery)
+    cursor, rows = service.export_active(session=get_session(), platform=_platform())
+    gzip = request.accept_encodings["gzip"] > 0
+
+    def lines() -> Iterator[bytes]:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None
+        chunk: list[str] = []
+        for r in rows:
+            chunk.append(
+                f'{{"media":"{r.media}","algorithm":"{r.algorithm}","value":"{r.value}",'
+                f'"status":"active","changed_at":"{_iso(r.changed_at)}"}}\n'
+            )
+            if len(chunk) >= 2000:
+                data = "".join(chunk).encode()
+                chunk.clear()
+                yield compressor.compress(data) if compressor else data
+        data = "".join(chunk).encode()
+        yield (compressor.compress(data) + compressor.flush()) if compressor else data
+
+    response = Response(stream_with_context(lines()), mimetype="application/x-ndjson")
+    response.headers["Haven-Feed-Cursor"] = str(cursor)
+    if gzip:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+@bp.post("/feedback")
+@document(
+    "Report what the platform did about a hash.",
+    auth="platform",
+    body=FeedbackIn,
+    responses={204: "Recorded."},
+    tags=("feed",),
+)
+def feedback() -> tuple[str, int]:
+    """Add to the platform's counts for one hash and outcome."""
+    service.record_feedback(
+        session=get_session(), platform=_platform(), feedback=[parse_json(FeedbackIn)]
+    )
+    return "", 204
+
+
+@bp.get("/feedback")
+@document(
+    "This platform's own feedback on one hash.",
+    auth="platform",
+    query=FeedbackQuery,
+    responses={200: FeedbackList},
+    tags=("feed",),
+)
+def own_feedback() -> Response:
+    """Only the calling platform's feedback; other platforms' reports are not shown."""
+    query = parse_query(FeedbackQuery)
+    session = get_session()
+    hash_row = service.find_hash(session=session, algorithm=query.algorithm, value=query.value)
+    mine = service.own_feedback(session=session, platform=_platform(), hash_ids=[hash_row.id])
+    listing = FeedbackList(
+        feedback=[
+            FeedbackOut(algorithm=query.algorithm, value=query.value, outcome=outcome, count=n)
+            for outcome, n in sorted(mine.get(hash_row.id, {}).items())
+        ]
+    )
+    return jsonify(as_dict(listing))

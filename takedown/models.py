@@ -1,0 +1,104 @@
+"""Take It Down tables. Anonymous by construction: no column can hold who submitted a case."""
+
+from __future__ import annotations
+
+import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haven.db import Base, BigId, UTCDateTime
+
+MEDIA = ("image", "video")
+ALGORITHMS = ("md5", "sha1", "sha256", "pdq")
+OUTCOMES = ("matched", "removed", "not_violating", "unable_to_action")
+ACTIVE, WITHDRAWN = "active", "withdrawn"
+
+
+class Platform(Base):
+    """A participating platform. Only hashes of its credentials are kept."""
+
+    __tablename__ = "platform"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    stopncii_subscription_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    stopncii_fetch_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    # Highest feed cursor delivered to this platform: every change at or below it was fetched.
+    fetched_cursor: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class Case(Base):
+    """A family's removal request: a number, a slow hash of its PIN, and hour-grained times."""
+
+    __tablename__ = "takedown_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Hash(Base):
+    """One distinct hash, shared by every case that submitted it; active while any case is."""
+
+    __tablename__ = "takedown_hash"
+    __table_args__ = (UniqueConstraint("media", "algorithm", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media: Mapped[str] = mapped_column(String(8))
+    algorithm: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    cursor: Mapped[int] = mapped_column(BigId, index=True)
+    changed_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class CaseHash(Base):
+    """Which case holds which hash."""
+
+    __tablename__ = "takedown_case_hash"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("takedown_case.id"), primary_key=True)
+    hash_id: Mapped[int] = mapped_column(
+        ForeignKey("takedown_hash.id"), primary_key=True, index=True
+    )
+
+
+class FeedChange(Base):
+    """The append-only feed: one row per change of a hash's status, in commit order.
+
+    Self-contained (media, algorithm and value are copied in) so a page is one index range scan.
+    """
+
+    __tablename__ = "takedown_feed_change"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    cursor: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hash_id: Mapped[int] = mapped_column(ForeignKey("takedown_hash.id"))
+    media: Mapped[str] = mapped_column(String(8))
+    algorithm: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Feedback(Base):
+    """What one platform reported doing about one hash, with a running count per outcome."""
+
+    __tablename__ = "takedown_feedback"
+
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), primary_key=True)
+    hash_id: Mapped[int] = mapped_column(ForeignKey("takedown_hash.id"), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_takedown_feedback_hash", Feedback.hash_id)

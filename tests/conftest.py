@@ -1,0 +1,156 @@
+"""Shared fixtures: every app-level test runs on SQLite and, when configured, PostgreSQL.
+
+PostgreSQL, Redis and the browser are optional on a developer's machine (their tests skip
+with a reason) but required under CI=true, where a missing one fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from haven.app import create_app
+from haven.db import Base, Database
+from haven.migrate import upgrade
+from haven.settings import Settings
+
+pytest_plugins = ["tests.factories", "tests.browser"]
+
+CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("HAVEN_TEST_POSTGRES_URL", "")
+REDIS_URL = os.environ.get("HAVEN_TEST_REDIS_URL", "")
+
+
+def require(component: str, reason: str) -> None:
+    """Skip for want of `component`, or fail loudly under CI where it is required."""
+    if CI:
+        pytest.fail(f"{component} is required under CI=true: {reason}", pytrace=False)
+    pytest.skip(f"{component} not available: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this run's own, migrated, dropped at the end."""
+    if not POSTGRES_URL:
+        require("PostgreSQL", "set HAVEN_TEST_POSTGRES_URL to an admin URL")
+    admin_url = Settings(database_url=POSTGRES_URL).database_url
+    name = f"haven_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        require("PostgreSQL", f"cannot create a database at {admin_url}: {exc}")
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database() -> Iterator[str]:
+    """A migrated SQLite database file of this run's own."""
+    with tempfile.TemporaryDirectory(prefix="haven-test-") as folder:
+        url = f"sqlite:///{Path(folder) / 'haven.db'}"
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each app-level test runs once per database."""
+    url: str = request.getfixturevalue(f"{request.param}_database")
+    return url
+
+
+def _empty_all_tables(database: Database) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with database.engine.begin() as connection:
+        if database.is_postgres:
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a test app."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret_key": "test-secret",
+        "log_level": "INFO",
+        "case_submit_rate": "10000/minute",
+        "case_lookup_rate": "10000/minute",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module to change the app's settings."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, settings_overrides: dict[str, object]) -> Iterator[Flask]:
+    """A Haven app on an empty database."""
+    app = create_app(make_settings(database_url, **settings_overrides))
+    app.config["TESTING"] = True
+    database: Database = app.extensions["haven.db"]
+    _empty_all_tables(database)
+    yield app
+    database.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP on loopback; yields its base URL."""
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis URL (required under CI)."""
+    import redis
+
+    url = REDIS_URL or ("redis://127.0.0.1:6379/0" if CI else "")
+    if not url:
+        require("Redis", "set HAVEN_TEST_REDIS_URL")
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError as exc:
+        require("Redis", f"cannot reach {url}: {exc}")
+    return url
