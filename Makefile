@@ -29,9 +29,10 @@ install: $(RUN_STAMP)
 install-dev: $(DEV_STAMP)
 
 include mk/vendor.mk
+include mk/i18n.mk
 
 ## Serve Haven on http://127.0.0.1:5000 with an SQLite database under instance/.
-run: $(RUN_STAMP) vendor
+run: $(RUN_STAMP) vendor translations
 	$(BIN)/haven db upgrade
 	$(BIN)/haven serve --host 127.0.0.1 --port 5000
 
@@ -45,7 +46,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) vendor
+pytest: $(DEV_STAMP) vendor translations
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from haven import db, errors, logs, privacy, ratelimit
+from alerts import audience
+from haven import db, errors, i18n, logs, privacy, ratelimit, security
 from haven.openapi import build_spec, document
 from haven.settings import PROJECT_ROOT, Settings
 
@@ -29,7 +30,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     logs.init_app(app)
     privacy.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app, https=settings.public_url.startswith("https://"))
     ratelimit.init_app(app, redis_url=settings.redis_url, secret=settings.secret_key)
+    audience.init_app(app)
+    if settings.broker_url:
+        from haven.celery_app import make_celery
+
+        make_celery(app)
     _register_blueprints(app)
 
     @app.get("/api/openapi.json")
@@ -42,12 +50,32 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from alerts.api import bp as alerts_bp
+    from alerts.dispatch.webhooks import bp as twilio_status_bp
+    from alerts.pages import bp as alert_pages_bp
     from haven.health import bp as health_bp
     from takedown.api import bp as takedown_bp
     from takedown.feed import bp as feed_bp
+    from takedown.pages import bp as takedown_pages_bp
     from takedown.stopncii import bp as stopncii_bp
 
-    for bp in (health_bp, takedown_bp, feed_bp, stopncii_bp):
+    for bp in (
+        health_bp,
+        takedown_bp,
+        feed_bp,
+        stopncii_bp,
+        alerts_bp,
+        alert_pages_bp,
+        twilio_status_bp,
+    ):
+        app.register_blueprint(bp)
+    app.register_blueprint(takedown_pages_bp)
+
+    from alerts.subscriptions.api import bp as subscription_api_bp
+    from alerts.subscriptions.pages import bp as subscription_pages_bp
+    from alerts.subscriptions.webhooks import bp as subscription_webhooks_bp
+
+    for bp in (subscription_webhooks_bp, subscription_api_bp, subscription_pages_bp):
         app.register_blueprint(bp)
 
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, create_engine, event, update
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
@@ -153,3 +153,31 @@ def utcnow() -> datetime.datetime:
 def this_hour() -> datetime.datetime:
     """The current time truncated to the hour: the finest time anonymous data may carry."""
     return utcnow().replace(minute=0, second=0, microsecond=0)
+
+
+class Counter(Base):
+    """Named counters handing out numbers in commit order (see `take_numbers`)."""
+
+    __tablename__ = "haven_counter"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def take_numbers(session: Session, name: str, count: int = 1) -> range:
+    """Reserve `count` consecutive numbers from counter `name`, inside a write transaction.
+
+    The counter's row stays locked until the transaction ends, so numbers become visible in
+    the order they were taken: a reader that has seen number N will never later find a new
+    row numbered below N. That is what lets a poller catch up exactly by number.
+    """
+    statement = (
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + count)
+        .returning(Counter.value)
+    )
+    last = session.execute(statement).scalar_one_or_none()
+    if last is None:
+        raise RuntimeError(f"counter {name!r} does not exist; is the database migrated?")
+    return range(last - count + 1, last + 1)

@@ -32,7 +32,9 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _log(response: Response) -> Response:
         elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
-        if is_anonymous_request():
+        # Static files are fetched by anonymous pages (the Take It Down scripts): who fetched
+        # them is exactly what must not be kept.
+        if is_anonymous_request() or request.path.startswith("/static/"):
             # The route pattern, never the path (it may hold a case number); no address.
             rule = request.url_rule.rule if request.url_rule else "-"
             access_log.info(

@@ -88,9 +88,16 @@ def is_api_path(rule: str) -> bool:
     return rule.startswith(API_PREFIXES)
 
 
-def _openapi_path(rule: str) -> tuple[str, list[str]]:
-    params = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), params
+_PARAMETER = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
+
+
+def openapi_path(rule: str) -> tuple[str, dict[str, str]]:
+    """A werkzeug rule as an OpenAPI path, and its parameters' JSON types."""
+    params = {
+        name: "integer" if converter == "int" else "string"
+        for converter, name in _PARAMETER.findall(rule)
+    }
+    return _PARAMETER.sub(r"{\2}", rule), params
 
 
 def _error_schema() -> dict[str, Any]:
@@ -114,12 +121,12 @@ def _error_schema() -> dict[str, Any]:
 def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> dict[str, Any]:
     """The OpenAPI 3.1 document for every documented route of the app."""
     models: set[type[BaseModel]] = set()
-    entries: list[tuple[str, str, list[str], Operation]] = []
+    entries: list[tuple[str, str, dict[str, str], Operation]] = []
     for rule in app.url_map.iter_rules():
         operation = operation_of(app.view_functions[rule.endpoint])
         if operation is None:
             continue
-        path, params = _openapi_path(rule.rule)
+        path, params = openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             entries.append((path, method.lower(), params, operation))
         models.update(m for m in (operation.body, operation.query) if m is not None)
@@ -139,8 +146,8 @@ def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> d
             "operationId": f"{method}_{path}".replace("/", "_").replace("{", "").replace("}", ""),
             "tags": list(op.tags),
             "parameters": [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                for p in params
+                {"name": p, "in": "path", "required": True, "schema": {"type": kind}}
+                for p, kind in params.items()
             ],
             "responses": {},
         }

@@ -46,7 +46,18 @@ class Settings(BaseSettings):
     jurisdiction_tolerance_km: float = 2.0
     two_person_rule: bool = True
     sms_segment_budget: int = Field(default=2, ge=1, le=10)
-    sms_rate_per_second: float = 100.0
+    sms_rate_per_second: float = Field(default=100.0, gt=0)
+    dispatch_senders: int = Field(default=4, ge=1, le=64)
+    # Subscriptions: limits against abuse (SMS pumping, channel spam), per the `limits` syntax.
+    subscription_code_per_phone_rate: str = "3/hour;5/day"
+    subscription_code_per_client_rate: str = "10/hour;30/day"
+    subscription_channel_per_client_rate: str = "10/hour"
+    subscription_channel_per_destination_rate: str = "3/hour"
+    subscription_sms_per_sender_rate: str = "30/hour"
+    # Lets channel URLs point at loopback/private hosts. For tests only: in production it
+    # would let anyone make Haven send requests inside its own network.
+    allow_private_channel_hosts: bool = False
+    celery_queue: str = "haven"
     twilio_api_base: str | None = None
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")

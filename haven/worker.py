@@ -1,5 +1,6 @@
-"""Background work. By default an in-process thread runs the jobs; with `HAVEN_BROKER_URL`
-set, Celery workers do instead and the in-process thread stays off.
+"""Background work. By default it runs in-process: a thread for periodic jobs and the
+dispatch threads (alerts/dispatch/runner.py). With `HAVEN_BROKER_URL` set, Celery workers
+(`haven worker`) do the same work, and web processes only enqueue.
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from haven.app import get_settings
+from haven.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Periodic jobs: each takes the app and does one bounded round of work.
-PERIODIC: list[Callable[[Flask], None]] = []
+Job = Callable[[Flask], None]
+
+
+def periodic_jobs() -> list[Job]:
+    """Every domain's periodic jobs: each takes the app and does one bounded round of work."""
+    from alerts.tasks import PERIODIC as ALERT_JOBS
+
+    return [*ALERT_JOBS]
 
 
 def run_once(app: Flask) -> None:
     """Run one round of every periodic job, logging (not raising) their failures."""
-    for job in PERIODIC:
+    for job in periodic_jobs():
         try:
             job(app)
         except Exception:
@@ -37,11 +44,54 @@ def run_forever(app: Flask, *, interval: float = 1.0, stop: threading.Event | No
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
+def start_dispatch(app: Flask) -> object:
+    """Start the in-process dispatch threads; returns the runner (it has `.stop()`)."""
+    from alerts.dispatch.runner import DispatchRunner
+    from alerts.dispatch.setup import get_dispatcher
+    from alerts.subscribers import mark_unreachable
+
+    settings: Settings = app.extensions["haven.settings"]
+    runner = DispatchRunner(
+        app,
+        get_dispatcher(app),
+        senders=settings.dispatch_senders,
+        on_permanent=mark_unreachable,
+    )
+    runner.start()
+    return runner
+
+
 def start_in_process(app: Flask) -> threading.Thread | None:
-    """Start the in-process worker thread, unless a broker hands the work to Celery."""
-    with app.app_context():
-        if get_settings().broker_url:
-            return None
+    """Start the in-process worker, unless a broker hands the work to Celery workers."""
+    settings: Settings = app.extensions["haven.settings"]
+    if settings.broker_url:
+        return None
+    start_dispatch(app)
     thread = threading.Thread(target=run_forever, args=(app,), name="haven-worker", daemon=True)
     thread.start()
     return thread
+
+
+def run_worker(app: Flask, *, concurrency: int, beat: bool) -> None:
+    """`haven worker`: a Celery worker when a broker is configured, else the in-process one."""
+    settings: Settings = app.extensions["haven.settings"]
+    if not settings.broker_url:
+        log.info("no HAVEN_BROKER_URL: running the in-process worker in the foreground")
+        start_dispatch(app)
+        run_forever(app)
+        return
+    from haven.celery_app import make_celery
+
+    celery = app.extensions.get("haven.celery") or make_celery(app)
+    arguments = [
+        "worker",
+        "--loglevel=INFO",
+        "--pool=threads",
+        f"--concurrency={concurrency}",
+        f"--queues={settings.celery_queue}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        arguments.append("--beat")
+    celery.worker_main(arguments)

@@ -7,7 +7,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine
 
-import takedown.models  # noqa: F401  (registers the tables on Base.metadata)
+import alerts.models  # noqa: F401  (registers the tables on Base.metadata)
+import takedown.models  # noqa: F401
 from haven.db import Base, UTCDateTime
 from haven.settings import Settings
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -20,12 +21,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
+import alerts.models  # noqa: F401  (every table on Base.metadata)
+import takedown.models  # noqa: F401
 from haven.app import create_app
 from haven.db import Base, Database
 from haven.migrate import upgrade
 from haven.settings import Settings
 
-pytest_plugins = ["tests.factories", "tests.browser"]
+pytest_plugins = ["tests.factories", "tests.browser", "tests.fakes.fixtures"]
 
 CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("HAVEN_TEST_POSTGRES_URL", "")
@@ -77,21 +80,29 @@ def sqlite_database() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    """Each app-level test runs once per database."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each app-level test runs once per database, starting empty.
+
+    SQLite tests get a fresh copy of the migrated file; PostgreSQL tests share the run's
+    database, emptied before each test.
+    """
     url: str = request.getfixturevalue(f"{request.param}_database")
+    if request.param == "sqlite":
+        copy = tmp_path / "haven.db"
+        shutil.copyfile(make_url(url).database or "", copy)
+        return f"sqlite:///{copy}"
     return url
 
 
 def _empty_all_tables(database: Database) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
+    if not database.is_postgres:
+        return  # a fresh copy already
+    # TRUNCATE fires no row triggers, so the append-only audit trail can be emptied here.
+    tables = [t for t in Base.metadata.sorted_tables if t.name != "haven_counter"]
     with database.engine.begin() as connection:
-        if database.is_postgres:
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(text("UPDATE haven_counter SET value = 0"))
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

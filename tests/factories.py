@@ -61,3 +61,75 @@ def bearer(key: str) -> dict[str, str]:
 def platform(app: Flask) -> PlatformCredentials:
     """A registered platform."""
     return create_platform(app, "Example Platform")
+
+
+# AMBER alerts
+
+COOK_COUNTY = "017031"  # Cook County, Illinois
+ILLINOIS = "017000"
+
+
+def create_agency(app: Flask, name: str = "Chicago PD", jurisdiction: str = ILLINOIS) -> int:
+    """Register an agency; returns its id."""
+    from alerts.service import add_agency
+
+    with app.app_context():
+        return add_agency(session=get_session(), name=name, same_codes=[jurisdiction]).id
+
+
+def create_officer(
+    app: Flask, agency: str = "Chicago PD", name: str | None = None, *, approver: bool = False
+) -> str:
+    """Register an officer; returns the API key."""
+    from alerts.service import add_officer
+
+    with app.app_context():
+        _officer, key = add_officer(
+            session=get_session(),
+            agency_name=agency,
+            name=name or f"officer-{secrets.token_hex(3)}",
+            approver=approver,
+        )
+    return key
+
+
+def create_subscribers(app: Flask, rows: list[tuple[str, float, float]], **kw: Any) -> None:
+    """Subscribers from (phone, lat, lon) rows, through the CSV importer."""
+    import io
+
+    from alerts.subscribers import import_subscribers
+
+    lines = ["phone,language,lat,lon"] + [
+        f"{phone},{kw.get('language', 'en')},{lat},{lon}" for phone, lat, lon in rows
+    ]
+    with app.app_context():
+        report = import_subscribers(session=get_session(), source=io.StringIO("\n".join(lines)))
+    assert report.errors == [], report.errors
+
+
+def draft_body(**overrides: Any) -> dict[str, Any]:
+    """A valid alert draft, as in the README, expiring in six hours."""
+    import datetime
+
+    body: dict[str, Any] = {
+        "status": "Actual",
+        "expires": (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=6)).isoformat(),
+        "areas": [{"same": COOK_COUNTY}],
+        "children": [{"name": "Jane Doe", "age": 7, "description": "brown hair, red jacket"}],
+        "suspects": [{"description": "white male, 40s, grey hoodie"}],
+        "vehicle": {
+            "make": "Ford",
+            "model": "Focus",
+            "color": "blue",
+            "plate": "ABC1234",
+            "plate_state": "IL",
+        },
+        "last_seen": {"at": "2026-11-22T12:30:00-06:00", "place": "Millennium Park, Chicago"},
+        "contact_phone": "+18005551234",
+        "texts": {
+            "en": "Call 911 with any information.",
+            "es": "Llame al 911 con cualquier información.",
+        },
+    }
+    body.update(overrides)
+    return body

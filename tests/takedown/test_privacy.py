@@ -180,12 +180,13 @@ def production_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                time.sleep(0.2)
         yield base, log
     finally:
         server.terminate()

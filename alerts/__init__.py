@@ -1,0 +1,1 @@
+"""AMBER alerts: agencies, officers, alerts and their areas, CAP 1.2, subscribers, dispatch."""

@@ -1,0 +1,210 @@
+"""The officers' JSON API: draft, preview, submit, approve, update and cancel alerts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from alerts import service
+from alerts.audience import get_audience
+from alerts.cap import CapError
+from alerts.cap_read import draft_from_cap, parse_cap
+from alerts.dispatch.service import progress
+from alerts.models import Alert, Officer
+from alerts.schemas import (
+    AlertIn,
+    AlertOut,
+    AlertUpdateIn,
+    AudienceOut,
+    AuditOut,
+    CancelIn,
+    DeliveriesOut,
+)
+from alerts.views import alert_out, audit_out
+from haven.app import get_settings
+from haven.auth import bearer_token
+from haven.db import get_session
+from haven.errors import HavenError, InvalidInput
+from haven.openapi import document
+from haven.web import parse_json
+
+bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1/alerts")
+TAGS = ("alerts",)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    g.officer = service.authenticate_officer(session=get_session(), api_key=bearer_token())
+
+
+def _officer() -> Officer:
+    officer: Officer = g.officer
+    return officer
+
+
+def _rules() -> service.Rules:
+    return service.Rules.from_settings(get_settings())
+
+
+def _answer(alert: Alert, status: int = 200) -> tuple[Response, int]:
+    return jsonify(alert_out(session=get_session(), alert=alert)), status
+
+
+@bp.post("")
+@document(
+    "Create an alert draft.", auth="officer", body=AlertIn, responses={201: AlertOut}, tags=TAGS
+)
+def create() -> tuple[Response, int]:
+    """Store a draft after checking areas, expiry and jurisdiction."""
+    alert = service.create_draft(
+        session=get_session(), officer=_officer(), draft=parse_json(AlertIn), rules=_rules()
+    )
+    return _answer(alert, 201)
+
+
+class CapImportOut(AlertOut):
+    """The draft made from a CAP document, and what of it Haven could not use."""
+
+    skipped: list[str]
+
+
+@bp.post("/cap")
+@document(
+    "Create a draft from a CAP 1.2 AMBER alert (Content-Type application/cap+xml or "
+    "application/xml).",
+    auth="officer",
+    responses={201: CapImportOut},
+    tags=TAGS,
+)
+def create_from_cap() -> tuple[Response, int]:
+    """Read the CAP document safely, keep what an AMBER draft needs, report what was skipped."""
+    if request.mimetype not in ("application/cap+xml", "application/xml", "text/xml"):
+        raise HavenError(
+            "Send the CAP document with Content-Type application/cap+xml.",
+            code="unsupported_media_type",
+        )
+    try:
+        draft = dict(draft_from_cap(parse_cap(request.get_data())))
+    except CapError as exc:
+        raise InvalidInput(str(exc), code="invalid_cap") from exc
+    skipped = draft.pop("skipped", [])
+    alert = service.create_draft(
+        session=get_session(),
+        officer=_officer(),
+        draft=AlertIn.model_validate(draft),
+        rules=_rules(),
+    )
+    body = alert_out(session=get_session(), alert=alert)
+    return jsonify({**body, "skipped": skipped}), 201
+
+
+@bp.get("/<int:alert_id>")
+@document("An alert of your agency.", auth="officer", responses={200: AlertOut}, tags=TAGS)
+def read(alert_id: int) -> tuple[Response, int]:
+    """The alert, its state and current version."""
+    return _answer(service.get_alert(session=get_session(), officer=_officer(), alert_id=alert_id))
+
+
+@bp.post("/<int:alert_id>/audience")
+@document(
+    "How many subscribers and locations the alert would reach, in all and per area.",
+    auth="officer",
+    responses={200: AudienceOut},
+    tags=TAGS,
+)
+def audience(alert_id: int) -> Response:
+    """Count the audience now, before (or after) sending."""
+    session = get_session()
+    alert = service.get_alert(session=session, officer=_officer(), alert_id=alert_id)
+    return jsonify(service.count_audience(session=session, alert=alert, audience=get_audience()))
+
+
+@bp.post("/<int:alert_id>/submit")
+@document("Send a draft for approval.", auth="officer", responses={200: AlertOut}, tags=TAGS)
+def submit(alert_id: int) -> tuple[Response, int]:
+    """Draft to pending."""
+    return _answer(
+        service.submit_alert(session=get_session(), officer=_officer(), alert_id=alert_id)
+    )
+
+
+@bp.post("/<int:alert_id>/approve")
+@document(
+    "Approve and send an alert (a second officer with approver rights).",
+    auth="officer",
+    responses={200: AlertOut},
+    tags=TAGS,
+)
+def approve(alert_id: int) -> tuple[Response, int]:
+    """Pending to active: version 1 goes out."""
+    alert = service.approve_alert(
+        session=get_session(),
+        officer=_officer(),
+        alert_id=alert_id,
+        rules=_rules(),
+        audience=get_audience(),
+    )
+    return _answer(alert)
+
+
+@bp.post("/<int:alert_id>/update")
+@document(
+    "Change an alert: a draft in place, an active alert as a new version.",
+    auth="officer",
+    body=AlertUpdateIn,
+    responses={200: AlertOut},
+    tags=TAGS,
+)
+def update(alert_id: int) -> tuple[Response, int]:
+    """Apply the changes."""
+    alert = service.update_alert(
+        session=get_session(),
+        officer=_officer(),
+        alert_id=alert_id,
+        changes=parse_json(AlertUpdateIn),
+        rules=_rules(),
+        audience=get_audience(),
+    )
+    return _answer(alert)
+
+
+@bp.post("/<int:alert_id>/cancel")
+@document(
+    "Cancel an alert, giving the reason.",
+    auth="officer",
+    body=CancelIn,
+    responses={200: AlertOut},
+    tags=TAGS,
+)
+def cancel(alert_id: int) -> tuple[Response, int]:
+    """End the alert; an active one sends a cancellation."""
+    alert = service.cancel_alert(
+        session=get_session(),
+        officer=_officer(),
+        alert_id=alert_id,
+        cancel=parse_json(CancelIn),
+        audience=get_audience(),
+    )
+    return _answer(alert)
+
+
+@bp.get("/<int:alert_id>/deliveries")
+@document(
+    "Delivery progress: counts by version, channel and status; first and last send times.",
+    auth="officer",
+    responses={200: DeliveriesOut},
+    tags=TAGS,
+)
+def deliveries(alert_id: int) -> Response:
+    """How the alert's messages are going."""
+    session = get_session()
+    alert = service.get_alert(session=session, officer=_officer(), alert_id=alert_id)
+    return jsonify(progress(session=session, alert_id=alert.id))
+
+
+@bp.get("/<int:alert_id>/audit")
+@document("The alert's audit trail.", auth="officer", responses={200: AuditOut}, tags=TAGS)
+def audit(alert_id: int) -> Response:
+    """Who did what, when, and what changed."""
+    session = get_session()
+    alert = service.get_alert(session=session, officer=_officer(), alert_id=alert_id)
+    return jsonify(audit_out(session=session, alert=alert))

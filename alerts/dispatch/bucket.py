@@ -1,0 +1,77 @@
+"""The provider's rate limit as a token bucket: in memory for one process, in Redis for many.
+
+Both reserve tokens ahead (the count may go below zero) and tell the caller how long to
+wait, so concurrent senders queue fairly and the long-run rate is exactly the configured one.
+The Redis bucket uses Redis's own clock, so workers on machines with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import redis
+
+_TAKE = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + (now - at) * rate) - want
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], 3600)
+if tokens >= 0 then return '0' end
+return tostring(-tokens / rate)
+"""
+
+
+class TokenBucket(Protocol):
+    """Blocks the caller until it may send `count` more messages."""
+
+    def take(self, count: int = 1) -> None:
+        """Wait for `count` tokens."""
+        ...
+
+
+class LocalBucket:
+    """A token bucket shared by the threads of one process."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self._tokens = self.burst
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self, count: int = 1) -> None:
+        """Reserve `count` tokens and sleep until they are due."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate) - count
+            self._at = now
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+class RedisBucket:
+    """A token bucket shared by every worker on every machine, kept in Redis."""
+
+    def __init__(
+        self, client: redis.Redis, key: str, rate: float, burst: float | None = None
+    ) -> None:
+        self.key = key
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self._take = client.register_script(_TAKE)
+
+    def take(self, count: int = 1) -> None:
+        """Reserve `count` tokens in Redis and sleep until they are due."""
+        wait = float(self._take(keys=[self.key], args=[self.rate, self.burst, count]))
+        if wait > 0:
+            time.sleep(wait)

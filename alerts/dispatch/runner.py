@@ -1,0 +1,87 @@
+"""The in-process dispatcher: a recorder thread and a few sender threads beside the web server.
+
+It is the embedded default (SQLite, `make run`). With a broker configured, Celery workers
+run the same service functions instead (alerts/dispatch/tasks.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from alerts.audience import LiveAudience
+from alerts.dispatch.service import Dispatcher, record_next_job, send_due
+from haven.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class DispatchRunner:
+    """Threads that record dispatch jobs and send due deliveries until stopped."""
+
+    def __init__(
+        self,
+        app: Flask,
+        dispatcher: Dispatcher,
+        *,
+        senders: int = 4,
+        idle_seconds: float = 0.2,
+        on_permanent: Callable[[Session, int, str], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.dispatcher = dispatcher
+        self.senders = senders
+        self.idle_seconds = idle_seconds
+        self.on_permanent = on_permanent
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the recorder and the senders."""
+        self._stop.clear()
+        targets = [self._record_loop] + [self._send_loop] * self.senders
+        self._threads = [
+            threading.Thread(target=t, name=f"haven-dispatch-{i}", daemon=True)
+            for i, t in enumerate(targets)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask every thread to finish its batch and wait for them."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _loop(self, work: Callable[[Session], bool]) -> None:
+        database: Database = self.app.extensions["haven.db"]
+        while not self._stop.is_set():
+            try:
+                with database.sessions() as session:
+                    busy = work(session)
+            except Exception:
+                log.exception("dispatch worker failed; retrying")
+                busy = False
+            if not busy:
+                self._stop.wait(self.idle_seconds)
+
+    def _record_loop(self) -> None:
+        audience: LiveAudience = self.app.extensions["haven.audience"]
+        self._loop(lambda s: record_next_job(session=s, audience=audience) is not None)
+
+    def _send_loop(self) -> None:
+        self._loop(
+            lambda s: (
+                send_due(
+                    app=self.app,
+                    session=s,
+                    dispatcher=self.dispatcher,
+                    on_permanent=self.on_permanent,
+                )
+                > 0
+            )
+        )

@@ -1,0 +1,40 @@
+"""Building a dispatcher from settings: the providers, and the rate limit shared where needed."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+
+from alerts.dispatch.bucket import LocalBucket, RedisBucket, TokenBucket
+from alerts.dispatch.service import Dispatcher
+from alerts.providers import AppriseChannelProvider, make_sms_provider
+from haven.settings import Settings
+
+
+def make_bucket(settings: Settings) -> TokenBucket:
+    """One process's limit, or one limit in Redis shared by every worker on every machine."""
+    url = settings.redis_url or settings.broker_url
+    if url and url.startswith("redis"):
+        return RedisBucket(
+            redis.Redis.from_url(url), "haven:sms-rate", settings.sms_rate_per_second
+        )
+    return LocalBucket(settings.sms_rate_per_second)
+
+
+def make_dispatcher(settings: Settings) -> Dispatcher:
+    """The dispatcher the settings describe."""
+    return Dispatcher(
+        sms=make_sms_provider(settings),
+        channels=AppriseChannelProvider(),
+        bucket=make_bucket(settings),
+        public_url=settings.public_url.rstrip("/"),
+        segment_budget=settings.sms_segment_budget,
+    )
+
+
+def get_dispatcher(app: Flask) -> Dispatcher:
+    """The app's dispatcher, built on first use."""
+    if "haven.dispatcher" not in app.extensions:
+        app.extensions["haven.dispatcher"] = make_dispatcher(app.extensions["haven.settings"])
+    dispatcher: Dispatcher = app.extensions["haven.dispatcher"]
+    return dispatcher

@@ -1,0 +1,293 @@
+"""Every query and write of dispatch. Nothing here commits; `haven.db.write` does."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Row, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alerts.models import Channel, Delivery, DispatchJob, Subscriber
+
+SMS = 0  # Delivery.channel_id of an SMS to the subscriber's phone
+# Statuses from which a message counts as having reached (or being on its way to) someone.
+REACHED = ("queued", "sent", "delivered", "undelivered")
+FINAL = ("delivered", "undelivered", "failed", "skipped")
+
+# (delivery id, alert id, version, subscriber id, channel id, attempts, phone, language, url)
+ClaimRow = Row[int, int, int, int, int, int, str | None, str, str | None]
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _skip_locked(session: Session, query: Any) -> Any:
+    # PostgreSQL workers skip each other's rows; SQLite has one writer at a time anyway.
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def save_job(
+    *, session: Session, alert_id: int, version: int, msg_type: str, at: datetime.datetime
+) -> None:
+    """Queue an alert version for dispatch (a second request for the same version is a no-op)."""
+    session.execute(
+        _insert(session, DispatchJob)
+        .values(
+            alert_id=alert_id,
+            version=version,
+            msg_type=msg_type,
+            state="pending",
+            recorded=0,
+            created_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["alert_id", "version"])
+    )
+
+
+def claim_job(
+    *, session: Session, now: datetime.datetime, lease: datetime.timedelta
+) -> DispatchJob | None:
+    """The oldest job still to record whose lease is free, leased to the caller."""
+    query = (
+        select(DispatchJob)
+        .where(
+            DispatchJob.state == "pending",
+            or_(DispatchJob.lease_until.is_(None), DispatchJob.lease_until < now),
+        )
+        .order_by(DispatchJob.id)
+        .limit(1)
+    )
+    job: DispatchJob | None = session.scalar(_skip_locked(session, query))
+    if job is not None:
+        job.lease_until = now + lease
+    return job
+
+
+def get_job(*, session: Session, job_id: int) -> DispatchJob:
+    """A job by id."""
+    return session.get_one(DispatchJob, job_id)
+
+
+def fetch_reached_subscribers(
+    *, session: Session, alert_id: int, before_version: int
+) -> npt.NDArray[np.int32]:
+    """Subscribers an earlier version of the alert reached (or is reaching)."""
+    ids = session.scalars(
+        select(Delivery.subscriber_id)
+        .where(
+            Delivery.alert_id == alert_id,
+            Delivery.version < before_version,
+            Delivery.status.in_([*REACHED, "pending", "sending"]),
+        )
+        .distinct()
+    ).all()
+    return np.asarray(ids, dtype=np.int32)
+
+
+def fetch_channel_targets(
+    *, session: Session, subscriber_ids: Sequence[int]
+) -> list[tuple[int, int]]:
+    """(subscriber id, channel id) of every SMS-able phone and active channel among these."""
+    phones = session.execute(
+        select(Subscriber.id).where(
+            Subscriber.id.in_(subscriber_ids),
+            Subscriber.status == "active",
+            Subscriber.phone.is_not(None),
+        )
+    ).scalars()
+    channels = session.execute(
+        select(Channel.subscriber_id, Channel.id)
+        .join(Subscriber, Subscriber.id == Channel.subscriber_id)
+        .where(
+            Channel.subscriber_id.in_(subscriber_ids),
+            Channel.status == "active",
+            Subscriber.status == "active",
+        )
+    )
+    return [(s, SMS) for s in phones] + [(s, c) for s, c in channels]
+
+
+def record_deliveries(
+    *, session: Session, job: DispatchJob, targets: Sequence[tuple[int, int]], at: datetime.datetime
+) -> None:
+    """Record one pending delivery per target; ones already recorded are left alone."""
+    if not targets:
+        return
+    session.execute(
+        _insert(session, Delivery).on_conflict_do_nothing(
+            index_elements=["alert_id", "version", "subscriber_id", "channel_id"]
+        ),
+        [
+            {
+                "job_id": job.id,
+                "alert_id": job.alert_id,
+                "version": job.version,
+                "subscriber_id": s,
+                "channel_id": c,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": at,
+                "updated_at": at,
+            }
+            for s, c in targets
+        ],
+    )
+
+
+def claim_deliveries(
+    *, session: Session, now: datetime.datetime, limit: int, lease: datetime.timedelta
+) -> Sequence[ClaimRow]:
+    """Lease up to `limit` deliveries that are due, with what sending them needs."""
+    due = _skip_locked(
+        session,
+        select(Delivery.id)
+        .where(
+            or_(
+                (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
+                (Delivery.status == "sending") & (Delivery.lease_until < now),
+            )
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit),
+    )
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(status="sending", lease_until=now + lease, attempts=Delivery.attempts + 1)
+    )
+    return session.execute(
+        select(
+            Delivery.id,
+            Delivery.alert_id,
+            Delivery.version,
+            Delivery.subscriber_id,
+            Delivery.channel_id,
+            Delivery.attempts,
+            Subscriber.phone,
+            Subscriber.language,
+            Channel.url,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Channel, Channel.id == Delivery.channel_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    ).all()
+
+
+def save_outcomes(*, session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Write the results of a batch: each dict has `id` and the columns to set."""
+    for outcome in outcomes:
+        values = {k: v for k, v in outcome.items() if k != "id"}
+        session.execute(update(Delivery).where(Delivery.id == outcome["id"]).values(**values))
+
+
+_RANK = case(
+    {
+        "pending": 0,
+        "sending": 1,
+        "queued": 2,
+        "sent": 3,
+        "delivered": 4,
+        "undelivered": 4,
+        "failed": 4,
+        "skipped": 4,
+    },
+    value=Delivery.status,
+    else_=0,
+)
+_NEW_RANK = {"queued": 2, "sending": 1, "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4}
+
+
+def apply_status(
+    *,
+    session: Session,
+    provider_id: str,
+    status: str,
+    error_code: str | None,
+    at: datetime.datetime,
+) -> int | None:
+    """Move a delivery forward to the provider's reported status (never backwards).
+
+    Returns the subscriber id when a delivery changed.
+    """
+    row = session.execute(
+        update(Delivery)
+        .where(Delivery.provider_id == provider_id, _RANK < _NEW_RANK.get(status, 0))  # noqa: SIM300
+        .values(status=status, error_code=error_code, updated_at=at)
+        .returning(Delivery.subscriber_id)
+    ).first()
+    return row[0] if row else None
+
+
+def delivery_counts(
+    *, session: Session, alert_id: int
+) -> Sequence[Row[int, str, str, int, datetime.datetime | None, datetime.datetime | None]]:
+    """(version, channel kind, status, count, first sent, last sent) of an alert's deliveries."""
+    kind = case((Delivery.channel_id == SMS, "sms"), else_="apprise")
+    return session.execute(
+        select(
+            Delivery.version,
+            kind,
+            Delivery.status,
+            func.count(),
+            func.min(Delivery.sent_at),
+            func.max(Delivery.sent_at),
+        )
+        .where(Delivery.alert_id == alert_id)
+        .group_by(Delivery.version, kind, Delivery.status)
+        .order_by(Delivery.version)
+    ).all()
+
+
+def finish_job(*, session: Session, job: DispatchJob, at: datetime.datetime) -> None:
+    """Mark a job's deliveries as all recorded."""
+    job.state, job.finished_at, job.lease_until = "recorded", at, None
+
+
+def save_job_progress(*, session: Session, job: DispatchJob, recorded: int) -> None:
+    """Remember how many deliveries a job has recorded so far."""
+    job.recorded = recorded
+
+
+def has_pending_jobs(*, session: Session, now: datetime.datetime) -> bool:
+    """Whether a dispatch job waits to be recorded (and is not leased)."""
+    return (
+        session.scalar(
+            select(DispatchJob.id)
+            .where(
+                DispatchJob.state == "pending",
+                or_(DispatchJob.lease_until.is_(None), DispatchJob.lease_until < now),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def has_due_deliveries(*, session: Session, now: datetime.datetime) -> bool:
+    """Whether a delivery is due (new, to retry, or abandoned by a dead worker)."""
+    return (
+        session.scalar(
+            select(Delivery.id)
+            .where(
+                or_(
+                    (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
+                    (Delivery.status == "sending") & (Delivery.lease_until < now),
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )

@@ -1,0 +1,201 @@
+"""AMBER alert tables: agencies, officers, alerts, their versions and audit trail, subscribers."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haven.db import Base, BigId, UTCDateTime
+
+
+class Agency(Base):
+    """An authorised issuer of alerts, with the area it may alert."""
+
+    __tablename__ = "agency"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The jurisdiction as a GeoJSON geometry (lon/lat), and the SAME codes it came from.
+    jurisdiction: Mapped[dict[str, Any]] = mapped_column(JSON)
+    jurisdiction_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class Officer(Base):
+    """A person who drafts, approves, updates and cancels alerts for an agency."""
+
+    __tablename__ = "officer"
+    __table_args__ = (UniqueConstraint("agency_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_approver: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """An alert and its current version. Earlier versions live in AlertVersion."""
+
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # Actual, Exercise, Test
+    state: Mapped[str] = mapped_column(String(10), index=True)  # draft ... expired
+    version: Mapped[int] = mapped_column(default=0)  # 0 until first sent
+    created_by: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime.datetime] = mapped_column(UTCDateTime, index=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(20))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AlertVersion(Base):
+    """One message that went out: the first alert, each update, the cancellation."""
+
+    __tablename__ = "alert_version"
+    __table_args__ = (UniqueConstraint("alert_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"))
+    version: Mapped[int]
+    msg_type: Mapped[str] = mapped_column(String(10))  # Alert, Update, Cancel
+    sent_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to which alert, when, and what changed."""
+
+    __tablename__ = "alert_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Subscriber(Base):
+    """A member of the public who receives alerts."""
+
+    __tablename__ = "subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    status: Mapped[str] = mapped_column(String(12), default="active")  # pending, opted_out
+    is_tester: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class SubscriberLocation(Base):
+    """One of a subscriber's places (at most five).
+
+    `seq` is taken from the `locations` counter on every change, so each process's audience
+    index catches up by reading the rows with a higher `seq` than it has seen.
+    """
+
+    __tablename__ = "subscriber_location"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    zip: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    seq: Mapped[int] = mapped_column(BigId, index=True)
+
+
+Index("ix_alert_audit_agency_at", AuditEntry.agency_id, AuditEntry.at)
+
+
+class Channel(Base):
+    """A non-SMS destination for a subscriber's alerts: an Apprise URL (email, push, webhook).
+
+    Active only once confirmed through the link sent to it.
+    """
+
+    __tablename__ = "subscriber_channel"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # active, removed
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Verification(Base):
+    """A one-time code sent by SMS to confirm a web-form subscription (double opt-in)."""
+
+    __tablename__ = "subscriber_verification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DispatchJob(Base):
+    """One alert version to deliver: written in the same transaction as the version itself,
+    so no approved alert can be lost between approval and sending."""
+
+    __tablename__ = "dispatch_job"
+    __table_args__ = (UniqueConstraint("alert_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"))
+    version: Mapped[int]
+    msg_type: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    recorded: Mapped[int] = mapped_column(default=0)  # deliveries recorded so far
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One message to one subscriber on one channel for one alert version.
+
+    `channel_id` 0 is SMS to the subscriber's phone; otherwise a subscriber_channel id.
+    The unique key makes recording idempotent under retries and double activation.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "version", "subscriber_id", "channel_id"),
+        Index("ix_delivery_claim", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("dispatch_job.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"))
+    version: Mapped[int]
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id"))
+    channel_id: Mapped[int] = mapped_column(default=0)
+    # pending, sending, queued, sent, delivered, undelivered, failed, skipped
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,304 @@
+"""Delivery providers behind one small interface, chosen by settings.
+
+SMS goes through Twilio when its credentials are set, and to the log otherwise (`make run`
+needs no account). Other channels go through Apprise. The dispatcher sees only `SendResult`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import email.utils
+import itertools
+import logging
+import re
+import threading
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import apprise
+from apprise.result import AppriseResultStatus
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+if TYPE_CHECKING:
+    from haven.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["accepted", "retry", "failed"]
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors).
+RETRYABLE_CODES = frozenset({"30001", "30003", "30008"})  # queue overflow, unreachable, unknown
+OPTED_OUT = "21610"  # the recipient replied STOP: opt them out
+UNDELIVERABLE_CODES = frozenset({"21211", "30005", "30006"})  # invalid, unknown, landline
+PERMANENT_CODES = UNDELIVERABLE_CODES | {OPTED_OUT}
+# Twilio keeps an unsent message queued for at most this long (seconds); 36000 by default.
+VALIDITY_RANGE = (1, 36_000)
+# Apprise error codes in SendResult (no more than Delivery.error_code's 16 characters).
+APPRISE_FAILED = "apprise"
+APPRISE_BAD_URL = "apprise-url"
+
+
+@dataclasses.dataclass(frozen=True)
+class SendResult:
+    """What a provider said about one message.
+
+    accepted: the provider took it (status is its first status: queued or sent);
+    retry: try again later (after `retry_after` seconds if the provider said so);
+    failed: permanent; `error_code` says why.
+    """
+
+    outcome: Outcome
+    status: str | None = None
+    provider_id: str | None = None
+    error_code: str | None = None
+    retry_after: float | None = None
+
+
+class SmsProvider(Protocol):
+    """Sends one SMS."""
+
+    def send_sms(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        """Hand one message to the provider."""
+        ...
+
+
+class ChannelProvider(Protocol):
+    """Delivers one notification to an Apprise URL."""
+
+    def notify(self, *, url: str, title: str, body: str) -> SendResult:
+        """Deliver one notification."""
+        ...
+
+
+class LogSmsProvider:
+    """Writes each SMS to the log: for `make run` without Twilio credentials."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    def send_sms(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        """Log the message and report it sent."""
+        log.info("SMS to %s: %s", to, body)
+        return SendResult("accepted", status="sent", provider_id=f"log-{next(self._ids)}")
+
+
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
+    """The twilio client's own HTTP client, with two changes: every request goes to
+    `api_base` when one is given (the twilio client has no base-URL setting; its domains
+    hard-code https://<product>.twilio.com), and it keeps the last response's headers for
+    Retry-After. It logs no URLs or headers (the stock one logs both at INFO)."""
+
+    def __init__(self, *, api_base: str | None, timeout: float) -> None:
+        super().__init__(timeout=timeout, logger=log)
+        self.api_base = api_base.rstrip("/") if api_base else None
+        self.last_headers: dict[str, str] = {}
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        """Send one request, to `api_base` if set."""
+        if self.api_base:
+            parts = urlsplit(url)
+            url = self.api_base + parts.path + (f"?{parts.query}" if parts.query else "")
+        self.last_headers = {}
+        response = super().request(method, url, *args, **kwargs)
+        self.last_headers = dict(response.headers or {})
+        return response
+
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        """Log nothing: the URL names the account."""
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        """Log nothing."""
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """Retry-After in seconds, given as seconds or as an HTTP date."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def clamp_validity(seconds: int) -> int:
+    """A validity period Twilio accepts (1 to 36000 seconds)."""
+    return min(max(seconds, VALIDITY_RANGE[0]), VALIDITY_RANGE[1])
+
+
+class TwilioSmsProvider:
+    """Sends SMS through Twilio's Messages API with the official client.
+
+    One client per thread: the twilio client shares one requests.Session and records each
+    request and response on itself, neither of which is safe across threads.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        messaging_service_sid: str | None = None,
+        from_number: str | None = None,
+        api_base: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        if not messaging_service_sid and not from_number:
+            raise ValueError("Twilio needs a messaging service SID or a from number")
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._sender: dict[str, str] = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number or ""}
+        )
+        self._api_base = api_base
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<TwilioSmsProvider {self._account_sid}>"  # never the token
+
+    def _client(self) -> tuple[Any, _HttpClient]:
+        if not hasattr(self._local, "client"):
+            http = _HttpClient(api_base=self._api_base, timeout=self._timeout)
+            self._local.http = http
+            self._local.client = Client(self._account_sid, self._auth_token, http_client=http)
+        return self._local.client, self._local.http
+
+    def send_sms(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        """Create one Message; map Twilio's answer to accepted, retry or failed."""
+        client, http = self._client()
+        options: dict[str, Any] = {"to": to, "body": body, **self._sender}
+        if validity_seconds is not None:
+            options["validity_period"] = clamp_validity(validity_seconds)
+        if status_callback:
+            options["status_callback"] = status_callback
+        try:
+            message = client.messages.create(**options)
+        except (TwilioRestException, TwilioServiceException) as error:
+            # Both carry the HTTP status and Twilio's code (the second for RFC 9457 bodies).
+            return self._refused(error, http.last_headers)
+        except (OSError, ValueError) as error:
+            # requests' connection errors and timeouts are OSErrors; a ValueError is a
+            # response that is not JSON. Twilio may have taken the message all the same, so
+            # a retry can duplicate it: better twice than never for an AMBER alert.
+            log.warning("Twilio unreachable, will retry: %s", type(error).__name__)
+            return SendResult("retry")
+        return SendResult("accepted", status=message.status, provider_id=message.sid)
+
+    def _refused(self, error: Any, headers: dict[str, str]) -> SendResult:
+        status = int(error.status)
+        code = str(error.code) if error.code else str(status)
+        if status == 429 or status >= 500 or code in RETRYABLE_CODES:
+            wait = _retry_after(headers)
+            log.warning("Twilio busy (HTTP %d, code %s), will retry", status, code)
+            return SendResult("retry", error_code=code, retry_after=wait)
+        if status in (401, 403):
+            log.error("Twilio refused Haven's credentials (HTTP %d, code %s)", status, code)
+        elif code not in PERMANENT_CODES:
+            log.warning("Twilio refused a message (HTTP %d, code %s)", status, code)
+        return SendResult("failed", error_code=code)
+
+
+_HOST_SCHEMES = frozenset(
+    {"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "ntfy", "ntfys"}
+)
+
+
+def redact(url: str) -> str:
+    """An Apprise URL safe to log: its scheme, and its host where that names a server.
+
+    Many Apprise schemes carry a token where a host would be (tgram://<bot token>/...), so
+    only schemes known to put a server there keep it.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower() or "?"
+    if scheme in _HOST_SCHEMES and parts.hostname:
+        return f"{scheme}://{parts.hostname}"
+    return f"{scheme}://…"
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+class _RedactUrls(logging.Filter):
+    """Redacts every URL in Apprise's own log records: it logs a URL it cannot parse whole."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = _URL.sub(lambda m: redact(m.group()), message), None
+        return True
+
+
+_APPRISE_FILTER = _RedactUrls()
+
+
+class AppriseChannelProvider:
+    """Delivers to one Apprise URL per call, with the outcome of that URL alone.
+
+    A fresh Apprise object per call: each call's result then holds that URL's outcome only.
+    """
+
+    def __init__(self, *, timeout: float = 30) -> None:
+        self._timeout = timeout
+        logging.getLogger("apprise").addFilter(_APPRISE_FILTER)  # a no-op once added
+
+    def notify(self, *, url: str, title: str, body: str) -> SendResult:
+        """Send one notification; accepted if Apprise's service reports success.
+
+        A timeout is retried; any other failure is final (Apprise cannot say whether it
+        would pass later), with Apprise's reason in the log.
+        """
+        service = apprise.Apprise()
+        if not service.add(url):
+            log.warning("not a usable Apprise URL: %s", redact(url))
+            return SendResult("failed", error_code=APPRISE_BAD_URL)
+        result = service.notify(body=body, title=title, timeout=self._timeout)
+        if result.status == AppriseResultStatus.SUCCESS:
+            return SendResult("accepted", status="sent")
+        reasons = "; ".join(entry.message for entry in result.logs())
+        if result.status == AppriseResultStatus.TIMEOUT:
+            log.warning("Apprise timed out on %s, will retry: %s", redact(url), reasons)
+            return SendResult("retry", error_code=APPRISE_FAILED)
+        log.warning("Apprise failed on %s: %s", redact(url), reasons or result.status.name)
+        return SendResult("failed", error_code=APPRISE_FAILED)
+
+
+def make_sms_provider(settings: Settings) -> SmsProvider:
+    """Twilio when its account, token and a sender are set; the log when none is.
+
+    Part of a Twilio configuration is an error, not a quiet fall-back to the log.
+    """
+    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+    sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
+    if not (sid or token):
+        log.info("no Twilio credentials: SMS go to the log")
+        return LogSmsProvider()
+    if not (sid and token and sender):
+        raise ValueError(
+            "Twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and one of "
+            "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER"
+        )
+    return TwilioSmsProvider(
+        sid,
+        token,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        from_number=settings.twilio_from_number,
+        api_base=settings.twilio_api_base,
+    )

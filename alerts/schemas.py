@@ -1,0 +1,234 @@
+"""Request and response shapes of the alerts API, with their validation.
+
+An alert draft is what an officer sends (`AlertIn`); CAP 1.2 import produces the same shape,
+so both paths are validated by one set of rules.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, AwareDatetime, Field, field_validator, model_validator
+
+from alerts.phones import to_e164 as e164
+from haven.languages import LANGUAGES
+from haven.web import Out, Strict
+
+# NWS alerts carry hundreds of polygons; a regional AMBER alert, dozens of counties.
+MAX_AREAS = 500
+AlertStatus = Literal["Actual", "Exercise", "Test"]
+AlertState = Literal["draft", "pending", "active", "cancelled", "expired"]
+CancelReason = Literal["child_found", "other"]
+US_STATES = frozenset(
+    (
+        "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
+        "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI"
+    ).split()
+)
+
+
+class ChildIn(Strict):
+    """A missing child."""
+
+    name: str = Field(min_length=1, max_length=200)
+    age: int | None = Field(default=None, ge=0, le=20)
+    description: str | None = Field(default=None, max_length=1000)
+    photo_url: AnyHttpUrl | None = None
+
+
+class SuspectIn(Strict):
+    """A suspected abductor."""
+
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class VehicleIn(Strict):
+    """The suspect vehicle."""
+
+    make: str | None = Field(default=None, max_length=60)
+    model: str | None = Field(default=None, max_length=60)
+    color: str | None = Field(default=None, max_length=40)
+    plate: str | None = Field(default=None, max_length=16, pattern=r"^[A-Za-z0-9 \-]+$")
+    plate_state: str | None = Field(default=None, max_length=2)
+
+    @field_validator("plate")
+    @classmethod
+    def _plate(cls, plate: str | None) -> str | None:
+        return plate.upper() if plate else plate
+
+    @field_validator("plate_state")
+    @classmethod
+    def _state(cls, state: str | None) -> str | None:
+        if state is None:
+            return None
+        if state.upper() not in US_STATES:
+            raise ValueError(f"{state!r} is not a US state or territory code")
+        return state.upper()
+
+
+class LastSeenIn(Strict):
+    """When and where the child was last seen."""
+
+    at: AwareDatetime | None = None
+    place: str | None = Field(default=None, max_length=300)
+
+
+class AreaIn(Strict):
+    """One area, written as CAP writes it: exactly one of polygon, circle, geojson or same."""
+
+    polygon: str | None = Field(default=None, max_length=1_000_000)
+    circle: str | None = Field(default=None, max_length=100)
+    geojson: dict[str, Any] | None = None
+    same: str | None = Field(default=None, max_length=6)
+    description: str | None = Field(default=None, max_length=300)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AreaIn:
+        given = [
+            k for k in ("polygon", "circle", "geojson", "same") if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("an area is exactly one of polygon, circle, geojson or same")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which form this area takes."""
+        return next(k for k in ("polygon", "circle", "geojson", "same") if getattr(self, k))
+
+    @property
+    def source(self) -> Any:
+        """The area as given."""
+        return getattr(self, self.kind)
+
+
+def _languages(texts: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(texts) - set(LANGUAGES))
+    if unknown:
+        raise ValueError(f"unsupported language {unknown[0]!r}; use one of {', '.join(LANGUAGES)}")
+    too_long = [k for k, v in texts.items() if not 1 <= len(v) <= 1000]
+    if too_long:
+        raise ValueError(f"the {too_long[0]} text must be 1 to 1000 characters")
+    return texts
+
+
+class AlertIn(Strict):
+    """A new alert draft."""
+
+    status: AlertStatus
+    expires: AwareDatetime
+    areas: list[AreaIn] = Field(min_length=1, max_length=MAX_AREAS)
+    children: list[ChildIn] = Field(min_length=1, max_length=10)
+    suspects: list[SuspectIn] = Field(default_factory=list, max_length=10)
+    vehicle: VehicleIn | None = None
+    last_seen: LastSeenIn | None = None
+    contact_phone: str = Field(min_length=3, max_length=30)
+    texts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("contact_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return e164(value)
+
+    @field_validator("texts")
+    @classmethod
+    def _texts(cls, value: dict[str, str]) -> dict[str, str]:
+        return _languages(value)
+
+
+class AlertUpdateIn(Strict):
+    """Changes for a new version of an active alert: any of these, at least one."""
+
+    expires: AwareDatetime | None = None
+    areas: list[AreaIn] | None = Field(default=None, min_length=1, max_length=MAX_AREAS)
+    children: list[ChildIn] | None = Field(default=None, min_length=1, max_length=10)
+    suspects: list[SuspectIn] | None = Field(default=None, max_length=10)
+    vehicle: VehicleIn | None = None
+    last_seen: LastSeenIn | None = None
+    contact_phone: str | None = Field(default=None, min_length=3, max_length=30)
+    texts: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AlertUpdateIn:
+        if not self.model_fields_set:
+            raise ValueError("an update changes at least one field")
+        if self.contact_phone is not None:
+            self.contact_phone = e164(self.contact_phone)
+        if self.texts is not None:
+            _languages(self.texts)
+        return self
+
+
+class CancelIn(Strict):
+    """Why an alert ends."""
+
+    reason: CancelReason
+    note: str | None = Field(default=None, max_length=500)
+
+
+class AreaCountOut(Out):
+    """How many an area reaches."""
+
+    subscribers: int
+    locations: int
+
+
+class AudienceOut(Out):
+    """How many an alert reaches, in all and per area (a subscriber in two areas counts once
+    in the total)."""
+
+    subscribers: int
+    locations: int
+    areas: list[AreaCountOut]
+
+
+class AlertOut(Out):
+    """An alert as officers see it."""
+
+    id: int
+    identifier: str
+    agency: str
+    status: AlertStatus
+    state: AlertState
+    version: int
+    msg_type: Literal["Alert", "Update", "Cancel"]
+    created_at: datetime.datetime
+    sent_at: datetime.datetime | None
+    expires: datetime.datetime
+    cancel_reason: CancelReason | None
+    audience: AudienceOut | None
+    content: AlertIn
+
+
+class AuditEntryOut(Out):
+    """One transition."""
+
+    at: datetime.datetime
+    officer: str | None
+    action: str
+    changes: dict[str, Any]
+
+
+class AuditOut(Out):
+    """An alert's audit trail, oldest first."""
+
+    entries: list[AuditEntryOut]
+
+
+class VersionDeliveriesOut(Out):
+    """One version's deliveries: the total, and counts by channel ("sms", "apprise") and status."""
+
+    version: int
+    total: int
+    by_channel: dict[str, dict[str, int]]
+
+
+class DeliveriesOut(Out):
+    """An alert's delivery progress."""
+
+    alert_id: int
+    versions: list[VersionDeliveriesOut]
+    first_sent_at: datetime.datetime | None
+    last_sent_at: datetime.datetime | None

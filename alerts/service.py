@@ -1,0 +1,349 @@
+"""AMBER alert operations: agencies and officers, drafts, the two-person rule, versions.
+
+Routes, the CLI and workers call these functions. Every transition is written to the
+append-only audit trail in the same transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
+from sqlalchemy.orm import Session
+
+from alerts import store
+from alerts.audience import LiveAudience
+from alerts.dispatch.service import queue_version
+from alerts.models import Agency, Alert, AlertVersion, AuditEntry, Officer
+from alerts.schemas import AlertIn, AlertUpdateIn, AreaIn, CancelIn
+from geo.areas import Area, parse_area
+from geo.errors import GeoError
+from geo.jurisdiction import outside_jurisdiction
+from haven import auth
+from haven.db import utcnow, write
+from haven.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from haven.settings import Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """The configurable rules alerts are checked against."""
+
+    max_hours: int = 24
+    tolerance_km: float = 2.0
+    two_person_rule: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        """The rules in force."""
+        return cls(
+            settings.alert_max_hours, settings.jurisdiction_tolerance_km, settings.two_person_rule
+        )
+
+
+# Agencies and officers
+
+
+def add_agency(
+    *,
+    session: Session,
+    name: str,
+    same_codes: list[str] | None = None,
+    area: dict[str, Any] | None = None,
+) -> Agency:
+    """Register an agency with a jurisdiction given as SAME codes or a GeoJSON area."""
+    if bool(same_codes) == (area is not None):
+        raise InvalidInput("Give the jurisdiction as SAME codes or as a GeoJSON area, not both.")
+    try:
+        if same_codes:
+            parts = [parse_area("same", code) for code in same_codes]
+        else:
+            parts = [parse_area("geojson", area)]
+    except GeoError as exc:
+        raise InvalidInput(f"jurisdiction: {exc}") from exc
+    geometry = shapely.union_all([p.geometry for p in parts])
+    with write(session):
+        if store.get_agency_by_name(session=session, name=name):
+            raise Conflict(f"An agency named {name!r} already exists.")
+        agency = store.save(
+            session=session,
+            row=Agency(
+                name=name,
+                jurisdiction=mapping(geometry),
+                jurisdiction_codes=[p.source for p in parts if p.kind == "same"],
+                created_at=utcnow(),
+            ),
+        )
+    return agency
+
+
+def add_officer(
+    *, session: Session, agency_name: str, name: str, approver: bool
+) -> tuple[Officer, str]:
+    """Register an officer; returns the officer and its API key, which is shown only once."""
+    api_key = auth.new_secret("hvo")
+    with write(session):
+        agency = store.get_agency_by_name(session=session, name=agency_name)
+        if agency is None:
+            raise NotFound(f"No agency is named {agency_name!r}.")
+        if store.get_officer_by_name(session=session, agency_id=agency.id, name=name):
+            raise Conflict(f"{agency_name} already has an officer named {name!r}.")
+        officer = store.save(
+            session=session,
+            row=Officer(
+                agency_id=agency.id,
+                name=name,
+                api_key_hash=auth.hash_secret(api_key),
+                is_approver=approver,
+                created_at=utcnow(),
+            ),
+        )
+    return officer, api_key
+
+
+def authenticate_officer(*, session: Session, api_key: str) -> Officer:
+    """The officer owning this key, or 401."""
+    officer = store.get_active_officer(session=session, key_hash=auth.hash_secret(api_key))
+    if officer is None:
+        raise Unauthorized("That API key is unknown or has been revoked.")
+    return officer
+
+
+# Areas
+
+
+def parse_areas(areas: list[AreaIn]) -> list[Area]:
+    """Each area parsed and validated, or 422 naming which area and what is wrong."""
+    parsed = []
+    for number, area in enumerate(areas):
+        try:
+            parsed.append(parse_area(area.kind, area.source, area.description))
+        except GeoError as exc:
+            raise InvalidInput(f"areas.{number}.{area.kind}: {exc}", code="invalid_area") from exc
+    return parsed
+
+
+def check_jurisdiction(agency: Agency, areas: list[Area], tolerance_km: float) -> None:
+    """422 naming the area that reaches outside the agency's jurisdiction."""
+    jurisdiction = shape(agency.jurisdiction)
+    for number, area in enumerate(areas):
+        overhang = outside_jurisdiction(area.geometry, jurisdiction, tolerance_km)
+        if not overhang.is_empty:
+            near = (
+                f" near {overhang.near_lat:.3f},{overhang.near_lon:.3f}"
+                if overhang.near_lat is not None
+                else ""
+            )
+            raise InvalidInput(
+                f"areas.{number}: about {overhang.area_km2:,.1f} km² of this area lies outside "
+                f"{agency.name}'s jurisdiction{near} (tolerance {tolerance_km:g} km).",
+                code="outside_jurisdiction",
+            )
+
+
+def _check_expiry(expires: datetime.datetime, rules: Rules, now: datetime.datetime) -> None:
+    if expires <= now:
+        raise InvalidInput("expires: the expiry must be in the future.")
+    if expires > now + datetime.timedelta(hours=rules.max_hours):
+        raise InvalidInput(f"expires: an alert may last at most {rules.max_hours} hours.")
+
+
+# Drafts and transitions
+
+
+def _audit(
+    session: Session, alert: Alert, officer: Officer | None, action: str, **changes: Any
+) -> None:
+    store.save(
+        session=session,
+        row=AuditEntry(
+            alert_id=alert.id,
+            agency_id=alert.agency_id,
+            officer_id=officer.id if officer else None,
+            action=action,
+            at=utcnow(),
+            changes=changes,
+        ),
+    )
+
+
+def create_draft(*, session: Session, officer: Officer, draft: AlertIn, rules: Rules) -> Alert:
+    """Store a new draft after checking its areas, expiry and jurisdiction."""
+    now = utcnow()
+    _check_expiry(draft.expires, rules, now)
+    areas = parse_areas(draft.areas)
+    with write(session):
+        agency = store.get_agency(session=session, agency_id=officer.agency_id)
+        check_jurisdiction(agency, areas, rules.tolerance_km)
+        alert = store.save(
+            session=session,
+            row=Alert(
+                agency_id=agency.id,
+                status=draft.status,
+                state="draft",
+                version=0,
+                created_by=officer.id,
+                created_at=now,
+                expires=draft.expires,
+                content=draft.model_dump(mode="json", exclude_none=True),
+            ),
+        )
+        _audit(session, alert, officer, "created", content=alert.content)
+    return alert
+
+
+def get_alert(*, session: Session, officer: Officer, alert_id: int) -> Alert:
+    """An alert of the officer's own agency: 404 if there is none, 403 if another agency's."""
+    alert = store.get_alert(session=session, alert_id=alert_id)
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}.")
+    if alert.agency_id != officer.agency_id:
+        raise Forbidden("This alert belongs to another agency.")
+    return alert
+
+
+def _locked(session: Session, officer: Officer, alert_id: int, *states: str) -> Alert:
+    """The alert, locked for this transaction, if it is in one of `states`."""
+    alert = store.get_alert(session=session, alert_id=alert_id, for_update=True)
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}.")
+    if alert.agency_id != officer.agency_id:
+        raise Forbidden("This alert belongs to another agency.")
+    if alert.state == "active" and alert.expires <= utcnow():
+        alert.state = "expired"
+        _audit(session, alert, None, "expired")
+    if alert.state not in states:
+        raise Conflict(
+            f"Alert {alert.id} is {alert.state}; this needs it to be {' or '.join(states)}.",
+            code=f"alert_{alert.state}",
+        )
+    return alert
+
+
+def submit_alert(*, session: Session, officer: Officer, alert_id: int) -> Alert:
+    """Send a draft for approval."""
+    with write(session):
+        alert = _locked(session, officer, alert_id, "draft")
+        alert.state = "pending"
+        _audit(session, alert, officer, "submitted")
+    return alert
+
+
+def approve_alert(
+    *, session: Session, officer: Officer, alert_id: int, rules: Rules, audience: LiveAudience
+) -> Alert:
+    """Approve a pending alert and send it: version 1, with its audience recorded."""
+    if not officer.is_approver:
+        raise Forbidden("Only an officer with approver rights can approve an alert.")
+    with write(session):
+        alert = _locked(session, officer, alert_id, "pending")
+        if rules.two_person_rule and alert.created_by == officer.id:
+            raise Forbidden("A second officer must approve this alert (two-person rule).")
+        _check_expiry(alert.expires, rules, utcnow())
+        alert.state, alert.sent_at = "active", utcnow()
+        _new_version(session, alert, "Alert", audience)
+        _audit(session, alert, officer, "approved", audience=alert.audience)
+    return alert
+
+
+def update_alert(
+    *,
+    session: Session,
+    officer: Officer,
+    alert_id: int,
+    changes: AlertUpdateIn,
+    rules: Rules,
+    audience: LiveAudience,
+) -> Alert:
+    """Change a draft in place, or send a new version of an active alert."""
+    with write(session):
+        alert = _locked(session, officer, alert_id, "draft", "pending", "active")
+        changed = changes.model_dump(mode="json", exclude_unset=True)
+        content = AlertIn.model_validate({**alert.content, **changed})
+        _check_expiry(content.expires, rules, utcnow())
+        if "areas" in changed:
+            agency = store.get_agency(session=session, agency_id=alert.agency_id)
+            check_jurisdiction(agency, parse_areas(content.areas), rules.tolerance_km)
+        alert.content = content.model_dump(mode="json", exclude_none=True)
+        alert.expires = content.expires
+        if alert.state == "active":
+            _new_version(session, alert, "Update", audience)
+        _audit(session, alert, officer, "updated", changes=changed, version=alert.version)
+    return alert
+
+
+def cancel_alert(
+    *,
+    session: Session,
+    officer: Officer,
+    alert_id: int,
+    cancel: CancelIn,
+    audience: LiveAudience,
+) -> Alert:
+    """End an alert. An active one sends a cancellation to everyone it reached."""
+    with write(session):
+        alert = _locked(session, officer, alert_id, "draft", "pending", "active")
+        was_active = alert.state == "active"
+        alert.state, alert.cancel_reason = "cancelled", cancel.reason
+        if was_active:
+            _new_version(session, alert, "Cancel", audience, note=cancel.note)
+        _audit(session, alert, officer, "cancelled", reason=cancel.reason, note=cancel.note)
+    return alert
+
+
+def _new_version(
+    session: Session,
+    alert: Alert,
+    msg_type: str,
+    audience: LiveAudience,
+    note: str | None = None,
+) -> None:
+    alert.version += 1
+    if msg_type != "Cancel":
+        alert.audience = count_audience(session=session, alert=alert, audience=audience)
+    store.save(
+        session=session,
+        row=AlertVersion(
+            alert_id=alert.id,
+            version=alert.version,
+            msg_type=msg_type,
+            sent_at=utcnow(),
+            expires=alert.expires,
+            content=alert.content,
+            audience=alert.audience,
+            note=note,
+        ),
+    )
+    # The outbox: the version and its dispatch job commit together, or neither does.
+    queue_version(session=session, alert=alert, msg_type=msg_type)
+
+
+def count_audience(*, session: Session, alert: Alert, audience: LiveAudience) -> dict[str, Any]:
+    """How many subscribers and locations the alert reaches, in all and per area.
+
+    Test and Exercise alerts reach only subscribers marked as testers.
+    """
+    content = AlertIn.model_validate(alert.content)
+    geometries = [a.geometry for a in parse_areas(content.areas)]
+    only = None
+    if alert.status != "Actual":
+        only = np.asarray(store.fetch_tester_ids(session=session), dtype=np.int32)
+    return audience.audience(session, geometries, only=only).summary()
+
+
+def expire_alerts(*, session: Session) -> int:
+    """End every active alert whose expiry has passed; returns how many."""
+    now = utcnow()
+    expired = 0
+    for alert_id in store.fetch_expired_alert_ids(session=session, now=now):
+        with write(session):
+            alert = store.get_alert(session=session, alert_id=alert_id, for_update=True)
+            if alert is not None and alert.state == "active" and alert.expires <= now:
+                alert.state = "expired"
+                _audit(session, alert, None, "expired")
+                expired += 1
+    return expired

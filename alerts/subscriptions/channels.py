@@ -1,0 +1,362 @@
+"""Apprise channels: email, push and JSON webhooks for people and secondary distributors.
+
+A channel is confirmed through the channel itself: Haven sends a link to the URL, and only
+when someone opens it and presses Confirm does the channel become active and its places join
+the audience (a link scanner's GET confirms nothing). Each channel has a subscriber of its own
+(no phone number) holding its places and language.
+
+URLs carry secrets (passwords, tokens), so they are never logged: `alerts.providers.redact`
+gives the form that is. Haven fetches what the URL names, so only an allow-list of schemes is
+accepted, and in production never one that reaches Haven itself or a private, loopback or
+link-local address (SSRF). Redirects are switched off in the stored URL. The address is
+checked when the channel is added; whoever sends to it later should check again
+(`check_url`), as DNS may change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import apprise
+from flask_babel import force_locale, gettext, ngettext
+from sqlalchemy.orm import Session
+
+from alerts import store as alerts_store
+from alerts.providers import ChannelProvider, redact
+from alerts.subscriptions import replies, service, store
+from alerts.subscriptions.schemas import ChannelIn
+from alerts.subscriptions.tokens import (
+    channel_stop_token,
+    hash_confirm_token,
+    new_confirm_token,
+)
+from geo.errors import GeoError
+from geo.locations import Location, point_location
+from haven.db import utcnow, write
+from haven.errors import HavenError, InvalidInput, NotFound
+from haven.i18n import ALL
+from haven.ratelimit import Throttle
+from haven.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What each allowed scheme connects to: a host its URL names ("host"), the SMTP server it names
+# ("smtp"), or only its service's own fixed endpoints ("service").
+Reach = Literal["host", "smtp", "service"]
+SCHEMES: dict[str, Reach] = {
+    "mailto": "smtp",
+    "mailtos": "smtp",
+    "ntfy": "host",  # ntfy.sh itself when the URL names only a topic
+    "ntfys": "host",
+    "json": "host",
+    "jsons": "host",
+    "pover": "service",  # Pushover
+    "tgram": "service",  # Telegram
+    "discord": "service",
+    "slack": "service",
+}
+DEFAULT_PORTS = {"mailto": 25, "mailtos": 587, "ntfy": 80, "json": 80, "ntfys": 443, "jsons": 443}
+CONFIRM_DAYS = 7
+CONFIRM_PATH = "/alerts/channels/confirm/"
+STOP_PATH = "/alerts/channels/stop/"
+
+
+class ChannelUnreachable(HavenError):
+    """The channel did not accept the confirmation message."""
+
+    status = 422
+    code = "channel_unreachable"
+
+
+class LinkExpired(HavenError):
+    """A confirmation link older than CONFIRM_DAYS."""
+
+    status = 410
+    code = "link_expired"
+
+
+@dataclasses.dataclass(frozen=True)
+class UrlPolicy:
+    """Where channels may point: never at Haven; at private addresses only in tests."""
+
+    public_url: str
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UrlPolicy:
+        """The policy in force. `allow_private_channel_hosts` is for tests on loopback only."""
+        return cls(settings.public_url, settings.allow_private_channel_hosts)
+
+
+def _addresses(host: str) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    name = host.strip("[]").rstrip(".").lower()
+    try:
+        return {ipaddress.ip_address(name)}
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(
+            f"The host {name!r} cannot be found.", code="channel_host", details={"host": name}
+        ) from exc
+    return {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _refuse_own(name: str, port: int, policy: UrlPolicy, addresses: set[Any]) -> None:
+    parts = urlsplit(policy.public_url)
+    own_host = (parts.hostname or "").lower()
+    own_port = parts.port or (443 if parts.scheme == "https" else 80)
+    # Tests run their fakes on Haven's loopback address, so there only Haven's port is off-limits.
+    if policy.allow_private and port != own_port:
+        return
+    same = name == own_host
+    if not same and addresses and own_host:
+        try:
+            same = bool(addresses & _addresses(own_host))
+        except InvalidInput:
+            same = False
+    if same:
+        raise InvalidInput(
+            "A channel cannot point at Haven itself.",
+            code="channel_private",
+            details={"host": name},
+        )
+
+
+def _check_host(host: str, port: int, policy: UrlPolicy) -> None:
+    name = host.strip("[]").rstrip(".").lower()
+    _refuse_own(name, port, policy, set())
+    addresses = _addresses(name)
+    _refuse_own(name, port, policy, addresses)
+    if not policy.allow_private and not all(_is_public(a) for a in addresses):
+        raise InvalidInput(
+            f"The host {name!r} is a private, loopback or reserved address.",
+            code="channel_private",
+            details={"host": name},
+        )
+
+
+def check_url(url: str, policy: UrlPolicy) -> str:
+    """The URL as Haven stores it (Apprise's own form, redirects off), or InvalidInput.
+
+    Error codes: channel_scheme (not on the allow-list; file:// and the like), channel_url
+    (Apprise cannot read it), channel_host (no such host), channel_private (Haven itself, or a
+    private address).
+    """
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise InvalidInput(
+            f"Channel URLs must start with one of {', '.join(s + '://' for s in SCHEMES)}.",
+            code="channel_scheme",
+        )
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        raise InvalidInput(f"Apprise cannot read this {scheme}:// URL.", code="channel_url")
+    plugin.redirects = False  # a public host must not bounce Haven to a private one
+    reach = SCHEMES[scheme]
+    if reach == "smtp":
+        smtp_host = str(getattr(plugin, "smtp_host", "") or plugin.host)
+        _check_host(smtp_host, int(plugin.port or DEFAULT_PORTS[scheme]), policy)
+    elif reach == "host" and getattr(plugin, "mode", None) != "cloud":
+        _check_host(str(plugin.host), int(plugin.port or DEFAULT_PORTS[scheme]), policy)
+    canonical: str = plugin.url(privacy=False)  # type: ignore[no-untyped-call]
+    return canonical
+
+
+def _places(request: ChannelIn) -> list[Location]:
+    places = [service.resolve_zip(z) for z in request.zips]
+    for point in request.points:
+        try:
+            places.append(point_location(point.lat, point.lon))
+        except GeoError as exc:
+            raise InvalidInput(str(exc), code="bad_point") from exc
+    return service.new_places([], places)
+
+
+def _message(places: Sequence[Location], language: str, link: str) -> tuple[str, str]:
+    with force_locale(ALL[language].catalog):
+        names = replies.format_places(replies.place_names(places))
+        title = gettext("Confirm your Haven AMBER Alerts subscription")
+        paragraphs = [
+            # Translators: first paragraph of the message (email, push or webhook) that
+            # confirms a channel; %(places)s lists ZIP codes or places, e.g. "60601 and 60614".
+            gettext(
+                "Someone asked Haven AMBER Alerts to send alerts about missing children near "
+                "%(places)s to this address.",
+                places=names,
+            ),
+            # Translators: the confirmation link follows on the next line. "Confirm" is the
+            # button on the page the link opens.
+            ngettext(
+                "To start, open this link within %(num)s day and press Confirm:",
+                "To start, open this link within %(num)s days and press Confirm:",
+                CONFIRM_DAYS,
+            )
+            + "\n"
+            + link,
+            gettext(
+                "If this wasn't you or your organisation, ignore this message: nothing more "
+                "will be sent."
+            ),
+        ]
+    return title, "\n\n".join(paragraphs)
+
+
+def subscribe_channel(
+    *,
+    session: Session,
+    request: ChannelIn,
+    client: str,
+    throttle: Throttle,
+    limits: service.Limits,
+    policy: UrlPolicy,
+    provider: ChannelProvider,
+) -> None:
+    """Add a channel, pending, and send its confirmation link through it.
+
+    Nothing joins the audience until the link is opened and confirmed. If the channel does
+    not accept the message, the channel is dropped and ChannelUnreachable raised.
+    """
+    # Limited before the URL is checked: checking looks its host up in DNS.
+    service.spend(
+        throttle, limits.channel_per_client, scope="channel-client", subject=client, per="client"
+    )
+    url = check_url(request.url, policy)
+    places = _places(request)
+    service.spend(
+        throttle,
+        limits.channel_per_destination,
+        scope="channel-destination",
+        subject=url,
+        per="destination",
+    )
+    token, token_hash = new_confirm_token()
+    with write(session):
+        subscriber = store.add_subscriber(
+            session=session, phone=None, language=request.language, status="pending"
+        )
+        store.add_pending_locations(session=session, subscriber_id=subscriber.id, places=places)
+        channel = store.add_channel(
+            session=session, subscriber_id=subscriber.id, url=url, token_hash=token_hash
+        )
+    link = policy.public_url.rstrip("/") + CONFIRM_PATH + token
+    title, body = _message(places, request.language, link)
+    result = provider.notify(url=url, title=title, body=body)
+    if result.outcome != "accepted":
+        with write(session):
+            dropped = store.get_channel(session=session, channel_id=channel.id, for_update=True)
+            if dropped is not None:
+                dropped.status = "removed"
+        log.info("channel %s (%s) refused its confirmation", channel.id, redact(url))
+        raise ChannelUnreachable("The channel did not accept the confirmation message.")
+    log.info("channel %s (%s) waits for confirmation", channel.id, redact(url))
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelView:
+    """What a confirmation or unsubscribe page shows about a channel."""
+
+    channel_id: int
+    status: str  # pending, active, removed
+    destination: str  # redacted
+    places: tuple[str, ...]
+    expired: bool
+
+
+def _view(session: Session, channel_id: int) -> ChannelView | None:
+    channel = store.get_channel(session=session, channel_id=channel_id)
+    if channel is None:
+        return None
+    rows = store.fetch_locations(session=session, subscriber_id=channel.subscriber_id)
+    expired = channel.status == "pending" and _is_expired(channel.created_at)
+    return ChannelView(
+        channel.id,
+        channel.status,
+        redact(channel.url),
+        replies.place_names([service.as_location(r) for r in rows]),
+        expired,
+    )
+
+
+def _is_expired(created_at: datetime.datetime) -> bool:
+    return utcnow() - created_at > datetime.timedelta(days=CONFIRM_DAYS)
+
+
+def find_by_confirm_token(*, session: Session, token: str) -> ChannelView | None:
+    """The channel a confirmation link names, or None."""
+    channel = store.get_channel_by_token_hash(session=session, token_hash=hash_confirm_token(token))
+    return _view(session, channel.id) if channel is not None else None
+
+
+def find_by_id(*, session: Session, channel_id: int) -> ChannelView | None:
+    """A channel by id (an unsubscribe link names it), or None."""
+    return _view(session, channel_id)
+
+
+def confirm_channel(*, session: Session, token: str) -> ChannelView:
+    """Activate the channel a confirmation link names; its places join the audience.
+
+    Confirming twice is harmless. NotFound for an unknown or stopped channel, LinkExpired after
+    CONFIRM_DAYS.
+    """
+    token_hash = hash_confirm_token(token)
+    with write(session):
+        channel = store.get_channel_by_token_hash(
+            session=session, token_hash=token_hash, for_update=True
+        )
+        if channel is None or channel.status == "removed":
+            raise NotFound("This link is not valid.", code="link_not_found")
+        if channel.status == "pending":
+            if _is_expired(channel.created_at):
+                raise LinkExpired("This link has expired.")
+            subscriber = store.get_subscriber(
+                session=session, subscriber_id=channel.subscriber_id, for_update=True
+            )
+            assert subscriber is not None
+            channel.status = "active"
+            channel.confirmed_at = utcnow()
+            subscriber.status = "active"
+            alerts_store.set_subscriber_locations_active(
+                session=session, subscriber_id=subscriber.id, active=True
+            )
+            log.info("channel %s confirmed", channel.id)
+        channel_id = channel.id
+    view = _view(session, channel_id)
+    assert view is not None
+    return view
+
+
+def stop_channel(*, session: Session, channel_id: int) -> None:
+    """Stop a channel for good: its places leave the audience. Stopping twice is harmless."""
+    with write(session):
+        channel = store.get_channel(session=session, channel_id=channel_id, for_update=True)
+        if channel is None:
+            raise NotFound("This link is not valid.", code="link_not_found")
+        if channel.status != "removed":
+            channel.status = "removed"
+            subscriber = store.get_subscriber(
+                session=session, subscriber_id=channel.subscriber_id, for_update=True
+            )
+            assert subscriber is not None
+            service.deactivate(session, subscriber)
+            log.info("channel %s stopped", channel.id)
+
+
+def channel_stop_url(*, settings: Settings, channel_id: int) -> str:
+    """The unsubscribe link every message to a channel carries (it never expires)."""
+    token = channel_stop_token(settings.secret_key, channel_id)
+    return settings.public_url.rstrip("/") + STOP_PATH + token

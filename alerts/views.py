@@ -1,0 +1,59 @@
+"""Alerts as the API shows them: identifiers and JSON shapes built from stored rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from alerts import store
+from alerts.models import Alert
+from alerts.schemas import AlertIn, AlertOut, AudienceOut, AuditEntryOut, AuditOut
+
+
+def cap_identifier(alert: Alert, version: int | None = None) -> str:
+    """The CAP identifier of an alert version: unique, with no spaces, commas, < or &."""
+    return f"haven-alert-{alert.id}-v{alert.version if version is None else version}"
+
+
+def msg_type(alert: Alert) -> str:
+    """The CAP message type of the alert's current version."""
+    if alert.state == "cancelled" and alert.version > 1:
+        return "Cancel"
+    return "Update" if alert.version > 1 else "Alert"
+
+
+def alert_out(*, session: Session, alert: Alert) -> dict[str, Any]:
+    """An alert as JSON."""
+    agency = store.get_agency(session=session, agency_id=alert.agency_id)
+    return AlertOut(
+        id=alert.id,
+        identifier=cap_identifier(alert),
+        agency=agency.name,
+        status=alert.status,
+        state=alert.state,
+        version=alert.version,
+        msg_type=msg_type(alert),
+        created_at=alert.created_at,
+        sent_at=alert.sent_at,
+        expires=alert.expires,
+        cancel_reason=alert.cancel_reason,
+        audience=AudienceOut.model_validate(alert.audience) if alert.audience else None,
+        content=AlertIn.model_validate(alert.content),
+    ).model_dump(mode="json", exclude_none=True)
+
+
+def audit_out(*, session: Session, alert: Alert) -> dict[str, Any]:
+    """An alert's audit trail as JSON."""
+    names = store.fetch_officer_names(session=session, agency_id=alert.agency_id)
+    return AuditOut(
+        entries=[
+            AuditEntryOut(
+                at=e.at,
+                officer=names.get(e.officer_id) if e.officer_id else None,
+                action=e.action,
+                changes=e.changes,
+            )
+            for e in store.fetch_audit(session=session, alert_id=alert.id)
+        ]
+    ).model_dump(mode="json")

@@ -1,0 +1,42 @@
+"""Celery wiring: one Celery app bound to one Haven app, with the broker from settings.
+
+The database stays the queue of record: tasks only tell workers to go and claim work, so a
+lost or repeated task never loses or doubles a delivery. A beat tick every second re-kicks
+anything left behind by a crash.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from flask import Flask
+
+from haven.settings import Settings
+
+TASK_MODULES = ["alerts.dispatch.tasks"]
+
+
+def make_celery(app: Flask) -> Celery:
+    """A Celery app for this Haven app (its broker, its queue, its periodic tick)."""
+    settings: Settings = app.extensions["haven.settings"]
+    if not settings.broker_url:
+        raise RuntimeError("HAVEN_BROKER_URL is not set")
+    celery = Celery("haven", broker=settings.broker_url, include=TASK_MODULES)
+    celery.conf.update(
+        task_default_queue=settings.celery_queue,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={"tick": {"task": "haven.tick", "schedule": 1.0}},
+    )
+    celery.flask_app = app  # type: ignore[attr-defined]
+    app.extensions["haven.celery"] = celery
+    return celery
+
+
+def flask_app_of(celery: Celery) -> Flask:
+    """The Haven app a Celery app was made for."""
+    app: Flask = celery.flask_app  # type: ignore[attr-defined]
+    return app

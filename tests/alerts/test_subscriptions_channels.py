@@ -1,0 +1,320 @@
+"""Channel subscriptions: Apprise URLs confirmed through the channel itself, over real SMTP and
+HTTP servers on loopback; URLs that would make Haven reach itself or a private network are
+refused."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import socket
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from alerts.models import Channel, Subscriber, SubscriberLocation
+from alerts.subscriptions.channels import channel_stop_url
+from haven.db import get_session, write
+from tests.factories import bearer, create_agency, create_officer, draft_body
+from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.webhook_server import WebhookServer
+
+API = "/api/v1/subscriptions/channels"
+LINK = re.compile(r"http://127\.0\.0\.1:5000(/alerts/channels/confirm/[\w-]+)")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """The fakes listen on loopback, which only tests may allow."""
+    return {"allow_private_channel_hosts": True}
+
+
+@pytest.fixture
+def officer(app: Flask) -> str:
+    create_agency(app)
+    return create_officer(app, name="Drafter")
+
+
+def audience(client: FlaskClient, officer: str) -> int:
+    """How many subscribers a Cook County alert would reach now."""
+    alert = client.post("/api/v1/alerts", json=draft_body(), headers=bearer(officer)).json
+    counted = client.post(f"/api/v1/alerts/{alert['id']}/audience", headers=bearer(officer))
+    subscribers: int = counted.json["subscribers"]
+    return subscribers
+
+
+def subscribe(client: FlaskClient, url: str, **body: Any) -> Any:
+    return client.post(API, json={"url": url, "zips": ["60601"], "language": "en", **body})
+
+
+def mail_url(server: SmtpServer) -> str:
+    return f"mailto://127.0.0.1:{server.port}?from=haven@example.org&to=newsroom@example.org"
+
+
+def hook_url(server: WebhookServer, path: str = "/hooks/haven") -> str:
+    return f"json://127.0.0.1:{server.port}{path}"
+
+
+def channels(app: Flask) -> list[tuple[str, str]]:
+    with app.app_context():
+        session = get_session()
+        rows = session.execute(
+            select(Channel.status, Subscriber.status)
+            .join(Subscriber, Subscriber.id == Channel.subscriber_id)
+            .order_by(Channel.id)
+        )
+        return [(c, s) for c, s in rows]
+
+
+def active_locations(app: Flask) -> int:
+    with app.app_context():
+        rows = get_session().scalars(select(SubscriberLocation.id).where(SubscriberLocation.active))
+        return len(list(rows))
+
+
+def confirm(client: FlaskClient, path: str) -> Any:
+    page = client.get(path)
+    token = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert token, page.get_data(as_text=True)
+    return client.post(path, data={"form_token": token[1]})
+
+
+def test_an_email_channel_is_confirmed_through_the_email(
+    app: Flask, client: FlaskClient, smtp_server: SmtpServer, officer: str
+) -> None:
+    response = subscribe(client, mail_url(smtp_server), zips=["60601", "60614"])
+    assert response.status_code == 202, response.json
+    assert response.json["status"] == "pending"
+    [mail] = smtp_server.mails
+    assert mail.rcpt_tos == ["newsroom@example.org"]
+    assert mail.message["Subject"] == "Confirm your Haven AMBER Alerts subscription"
+    assert "near 60601 and 60614" in mail.text
+    link = LINK.search(mail.text)
+    assert link, mail.text
+    assert channels(app) == [("pending", "pending")]
+    assert audience(client, officer) == 0
+
+    # Opening the link (as a mail scanner would) confirms nothing.
+    page = client.get(link[1])
+    assert page.status_code == 200
+    assert "Confirm</button>" in page.get_data(as_text=True)
+    assert "mailto://127.0.0.1" in page.get_data(as_text=True)
+    assert channels(app) == [("pending", "pending")]
+    assert active_locations(app) == 0
+
+    confirmed = confirm(client, link[1])
+    assert confirmed.status_code == 200
+    assert "Alerts confirmed" in confirmed.get_data(as_text=True)
+    assert channels(app) == [("active", "active")]
+    assert audience(client, officer) == 1
+    # Confirming again changes nothing.
+    assert "Alerts confirmed" in client.get(link[1]).get_data(as_text=True)
+    assert confirm_post_without_page(client, link[1]) == 200
+    assert audience(client, officer) == 1
+
+
+def test_a_webhook_channel_is_confirmed_and_stopped_through_its_links(
+    app: Flask, client: FlaskClient, webhook_server: WebhookServer, officer: str
+) -> None:
+    response = subscribe(
+        client, hook_url(webhook_server), zips=[], points=[{"lat": 41.88, "lon": -87.63}]
+    )
+    assert response.status_code == 202, response.json
+    [hook] = webhook_server.hooks
+    assert (hook.method, hook.path) == ("POST", "/hooks/haven")
+    assert hook.json["title"] == "Confirm your Haven AMBER Alerts subscription"
+    link = LINK.search(hook.json["message"])
+    assert link
+    assert confirm(client, link[1]).status_code == 200
+    assert audience(client, officer) == 1
+    with app.app_context():
+        stored = get_session().scalar(select(Channel.url))
+    assert stored is not None
+    assert "redirect=no" in stored  # a public host cannot bounce Haven to a private one
+
+    with app.app_context():
+        channel_id = get_session().scalar(select(Channel.id))
+        assert channel_id is not None
+        stop = channel_stop_url(settings=app.extensions["haven.settings"], channel_id=channel_id)
+    stop_path = stop.removeprefix("http://127.0.0.1:5000")
+    page = client.get(stop_path)
+    assert page.status_code == 200
+    assert "Stop alerts</button>" in page.get_data(as_text=True)
+    assert audience(client, officer) == 1  # a GET stops nothing
+    stopped = confirm(client, stop_path)
+    assert stopped.status_code == 200
+    assert "Alerts stopped" in stopped.get_data(as_text=True)
+    assert channels(app) == [("removed", "opted_out")]
+    assert audience(client, officer) == 0
+    # The confirmation link cannot bring it back.
+    assert client.get(link[1]).status_code == 404
+    assert confirm_post_without_page(client, link[1]) == 404
+    assert audience(client, officer) == 0
+
+
+def confirm_post_without_page(client: FlaskClient, path: str) -> int:
+    token = re.search(
+        r'name="form_token" value="([^"]+)"', client.get("/alerts/subscribe").get_data(as_text=True)
+    )
+    assert token
+    return client.post(path, data={"form_token": token[1]}).status_code
+
+
+def test_an_unconfirmed_channel_never_becomes_active(
+    app: Flask, client: FlaskClient, webhook_server: WebhookServer, officer: str
+) -> None:
+    subscribe(client, hook_url(webhook_server))
+    link = LINK.search(webhook_server.hooks[0].json["message"])
+    assert link
+    for _ in range(3):
+        client.get(link[1])
+    # A POST without the page's form token (a cross-site form) confirms nothing either.
+    client.post(link[1], data={})
+    client.post(link[1], data={"form_token": "x"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert channels(app) == [("pending", "pending")]
+    assert audience(client, officer) == 0
+    with app.app_context():
+        session = get_session()
+        with write(session):
+            old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=8)
+            session.execute(update(Channel).values(created_at=old))
+    assert client.get(link[1]).status_code == 410
+    assert confirm_post_without_page(client, link[1]) == 410
+    assert channels(app) == [("pending", "pending")]
+    assert audience(client, officer) == 0
+
+
+def test_a_wrong_link_is_404_and_changes_nothing(app: Flask, client: FlaskClient) -> None:
+    assert client.get("/alerts/channels/confirm/not-a-token").status_code == 404
+    assert client.get("/alerts/channels/stop/not-a-token").status_code == 404
+    assert channels(app) == []
+
+
+def dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_channel_that_refuses_the_confirmation_is_dropped(
+    app: Flask, client: FlaskClient
+) -> None:
+    response = subscribe(client, f"json://127.0.0.1:{dead_port()}/hooks")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "channel_unreachable"
+    assert channels(app) == [("removed", "pending")]
+    assert active_locations(app) == 0
+
+
+def test_the_url_is_never_logged(
+    client: FlaskClient, webhook_server: WebhookServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"json://haven:s3cretpass@127.0.0.1:{webhook_server.port}/hooks/tok3nInPath?:X-Key=k3y"
+    # At INFO, Haven's production level (urllib3's DEBUG lines name every path they request).
+    with caplog.at_level(logging.INFO):
+        assert subscribe(client, url).status_code == 202
+        subscribe(client, url.replace(str(webhook_server.port), str(dead_port())))
+    assert "json://127.0.0.1" in caplog.text
+    for secret in ("s3cretpass", "tok3nInPath", "k3y"):
+        assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+        "/etc/passwd",
+        "http://example.org/hook",
+        "https://example.org/hook",
+        "windows://",
+        "syslog://",
+        "xml://127.0.0.1/x",
+        "form://127.0.0.1/x",
+        "gopher://127.0.0.1:25/x",
+    ],
+)
+def test_schemes_off_the_allow_list_are_refused(app: Flask, client: FlaskClient, url: str) -> None:
+    response = subscribe(client, url)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "channel_scheme"
+    assert channels(app) == []
+
+
+@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://haven.example.org"}])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1:8080/hooks",
+        "jsons://localhost/hooks",
+        "json://10.0.0.5/hooks",
+        "json://192.168.1.20:9000/hooks",
+        "json://172.16.0.1/hooks",
+        "json://169.254.169.254/latest/meta-data",
+        "json://100.64.0.1/hooks",
+        "json://[::1]:8080/hooks",
+        "json://[::ffff:127.0.0.1]/hooks",
+        "json://[fd00::1]/hooks",
+        "json://0.0.0.0/hooks",
+        "json://2130706433/hooks",
+        "ntfy://127.0.0.1/alerts",
+        "ntfys://localhost/alerts",
+        "mailto://user:pass@example.org?smtp=127.0.0.1&to=a@example.org",
+        "mailtos://user:pass@10.1.2.3?to=a@example.org",
+        "json://haven.example.org/api/v1/alerts",
+        "json://haven.example.org:8443/api",
+    ],
+)
+def test_urls_reaching_haven_or_a_private_network_are_refused(
+    app: Flask, client: FlaskClient, url: str
+) -> None:
+    response = subscribe(client, url)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] in ("channel_private", "channel_host", "channel_url")
+    assert channels(app) == []
+
+
+def test_with_loopback_allowed_for_tests_havens_own_port_is_still_refused(
+    app: Flask, client: FlaskClient
+) -> None:
+    response = subscribe(client, "json://127.0.0.1:5000/api/v1/alerts")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "channel_private"
+    assert channels(app) == []
+
+
+def test_confirmations_to_one_destination_are_limited(
+    app: Flask, client: FlaskClient, webhook_server: WebhookServer
+) -> None:
+    for _ in range(3):
+        assert subscribe(client, hook_url(webhook_server)).status_code == 202
+    limited = subscribe(client, hook_url(webhook_server))
+    assert limited.status_code == 429
+    assert limited.json["error"]["details"]["per"] == "destination"
+    assert len(webhook_server.hooks) == 3
+    assert subscribe(client, hook_url(webhook_server, "/other")).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"zips": []}, "give 1 to 5 places"),
+        ({"zips": ["60601", "60602", "60603", "60604", "60605", "60606"]}, "zips"),
+        ({"zips": ["60601", "60602", "60603"], "points": [{"lat": 1, "lon": 2}] * 3}, "1 to 5"),
+        ({"zips": ["00000"]}, "00000"),
+        ({"points": [{"lat": 91, "lon": 0}]}, "points.0.lat"),
+        ({"language": "xx"}, "unsupported language"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_channel_request_is_refused_and_nothing_is_sent(
+    app: Flask, client: FlaskClient, webhook_server: WebhookServer, body: dict[str, Any], says: str
+) -> None:
+    response = subscribe(client, hook_url(webhook_server), **body)
+    assert response.status_code == 422
+    assert says in response.json["error"]["message"]
+    assert webhook_server.hooks == []
+    assert channels(app) == []

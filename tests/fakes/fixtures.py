@@ -1,0 +1,32 @@
+"""Pytest fixtures for the loopback fakes (`pytest_plugins = ["tests.fakes.fixtures"]`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.twilio_server import FakeTwilio
+from tests.fakes.webhook_server import WebhookServer
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """A fake Twilio Messages API on loopback, succeeding until told otherwise."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A plain SMTP server on loopback that keeps what it receives."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[WebhookServer]:
+    """An HTTP server on loopback that keeps what is POSTed to it."""
+    with WebhookServer() as server:
+        yield server

@@ -1,0 +1,1 @@
+"""Tests for geo/: pure geometry, no app and no database."""
