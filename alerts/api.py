@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from alerts import service
 from alerts.audience import get_audience
 from alerts.cap import CapError
 from alerts.cap_read import draft_from_cap, parse_cap
 from alerts.dispatch.service import progress
+from alerts.dispatch.setup import notify
 from alerts.models import Alert, Officer
 from alerts.schemas import (
     AlertIn,
@@ -43,6 +44,12 @@ def _officer() -> Officer:
 
 def _rules() -> service.Rules:
     return service.Rules.from_settings(get_settings())
+
+
+def _sent(alert: Alert) -> tuple[Response, int]:
+    """Answer for a transition that may have queued a version for dispatch."""
+    notify(current_app)
+    return _answer(alert)
 
 
 def _answer(alert: Alert, status: int = 200) -> tuple[Response, int]:
@@ -143,7 +150,7 @@ def approve(alert_id: int) -> tuple[Response, int]:
         rules=_rules(),
         audience=get_audience(),
     )
-    return _answer(alert)
+    return _sent(alert)
 
 
 @bp.post("/<int:alert_id>/update")
@@ -164,7 +171,7 @@ def update(alert_id: int) -> tuple[Response, int]:
         rules=_rules(),
         audience=get_audience(),
     )
-    return _answer(alert)
+    return _sent(alert)
 
 
 @bp.post("/<int:alert_id>/cancel")
@@ -184,7 +191,7 @@ def cancel(alert_id: int) -> tuple[Response, int]:
         cancel=parse_json(CancelIn),
         audience=get_audience(),
     )
-    return _answer(alert)
+    return _sent(alert)
 
 
 @bp.get("/<int:alert_id>/deliveries")

@@ -22,23 +22,15 @@ WORKER_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 WORKER_SCRIPTS = frozenset({"/static/takedown/hashing/worker.js"})
 # Powerful features no Haven page uses. (Clipboard writes stay allowed: "Copy" uses them.)
-PERMISSIONS_POLICY = ", ".join(
-    f"{feature}=()"
-    for feature in (
-        "accelerometer",
-        "camera",
-        "display-capture",
-        "geolocation",
-        "gyroscope",
-        "hid",
-        "magnetometer",
-        "microphone",
-        "midi",
-        "payment",
-        "serial",
-        "usb",
-    )
-)
+_FORBIDDEN = (
+    "accelerometer", "camera", "display-capture", "gyroscope", "hid", "magnetometer",
+    "microphone", "midi", "payment", "serial", "usb",
+)  # fmt: skip
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (*_FORBIDDEN, "geolocation"))
+# The subscribe form offers "Use my current location"; only it may ask, and only when the
+# person presses that button.
+GEOLOCATION_PAGES = frozenset({"/alerts/subscribe"})
+GEOLOCATION_POLICY = ", ".join([*(f"{feature}=()" for feature in _FORBIDDEN), "geolocation=(self)"])
 JAVASCRIPT_TYPES = frozenset({"application/javascript", "application/x-javascript"})
 
 
@@ -69,7 +61,9 @@ def init_app(app: Flask, *, https: bool = False) -> None:
         headers["X-Frame-Options"] = "DENY"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = PERMISSIONS_POLICY
+        headers["Permissions-Policy"] = (
+            GEOLOCATION_POLICY if request.path in GEOLOCATION_PAGES else PERMISSIONS_POLICY
+        )
         if https:
             headers["Strict-Transport-Security"] = "max-age=31536000"
         return response

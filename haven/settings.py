@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     sms_segment_budget: int = Field(default=2, ge=1, le=10)
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     dispatch_senders: int = Field(default=4, ge=1, le=64)
+    # Deliveries a sender claims at once. A worker that dies mid-batch leaves at most this
+    # many to be sent again after its lease runs out: the bound on duplicates.
+    dispatch_batch: int = Field(default=100, ge=1, le=10_000)
+    dispatch_lease_seconds: float = Field(default=60.0, gt=0)
     # Subscriptions: limits against abuse (SMS pumping, channel spam), per the `limits` syntax.
     subscription_code_per_phone_rate: str = "3/hour;5/day"
     subscription_code_per_client_rate: str = "10/hour;30/day"

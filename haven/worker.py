@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from haven.settings import Settings
+from haven.settings import INSTANCE_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,5 +93,7 @@ def run_worker(app: Flask, *, concurrency: int, beat: bool) -> None:
         "--without-mingle",
     ]
     if beat:
-        arguments.append("--beat")
+        # Beat remembers its last runs in a file; keep it with the other instance data.
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        arguments += ["--beat", f"--schedule={INSTANCE_DIR / 'celerybeat-schedule'}"]
     celery.worker_main(arguments)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import redis
 from flask import Flask
 
@@ -21,6 +23,15 @@ def make_bucket(settings: Settings) -> TokenBucket:
     return LocalBucket(settings.sms_rate_per_second)
 
 
+def notify(app: Flask) -> None:
+    """Tell the workers an alert version is waiting: Celery gets a task at once; the
+    in-process runner polls the outbox every fraction of a second anyway."""
+    if "haven.celery" in app.extensions:
+        from alerts.dispatch.tasks import record
+
+        record.delay()
+
+
 def make_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher the settings describe."""
     return Dispatcher(
@@ -29,6 +40,8 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
         bucket=make_bucket(settings),
         public_url=settings.public_url.rstrip("/"),
         segment_budget=settings.sms_segment_budget,
+        batch=settings.dispatch_batch,
+        lease=datetime.timedelta(seconds=settings.dispatch_lease_seconds),
     )
 
 

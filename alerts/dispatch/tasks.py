@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from celery import current_app, shared_task
+from celery import Task, current_app, shared_task
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.dispatch import store
 from alerts.dispatch.service import record_next_job, send_due
@@ -18,11 +20,23 @@ from haven.db import Database, utcnow
 SEND_SLICE_SECONDS = 20.0  # a send task gives its worker back after this long
 
 
+def resilient(name: str) -> Callable[[Callable[[], None]], Task[[], None]]:
+    """A task that a database restart or failover cannot end: it retries with backoff."""
+    return shared_task(
+        name=name,
+        autoretry_for=(SQLAlchemyError,),
+        retry_backoff=1,
+        retry_backoff_max=30,
+        retry_jitter=True,
+        max_retries=None,
+    )
+
+
 def _app() -> Flask:
     return flask_app_of(current_app)
 
 
-@shared_task(name="haven.dispatch.record")
+@resilient("haven.dispatch.record")
 def record() -> None:
     """Record every pending dispatch job, then set senders going."""
     app = _app()
@@ -32,7 +46,7 @@ def record() -> None:
             kick_senders(app)
 
 
-@shared_task(name="haven.dispatch.send")
+@resilient("haven.dispatch.send")
 def send() -> None:
     """Send due deliveries until none are left (or for one slice of time)."""
     app = _app()
@@ -56,7 +70,7 @@ def kick_senders(app: Flask) -> None:
         send.delay()
 
 
-@shared_task(name="haven.tick")
+@resilient("haven.tick")
 def tick() -> None:
     """Every second: end expired alerts and re-kick work a crash may have left behind."""
     app = _app()

@@ -167,8 +167,7 @@ def test_use_my_current_location_fills_in_a_point(
     page = context.new_page()
     response = page.goto("/alerts/subscribe")
     assert response is not None
-    if "geolocation=()" in (response.headers.get("permissions-policy") or ""):
-        pytest.skip("haven/security.py's Permissions-Policy still forbids geolocation here")
+    assert "geolocation=(self)" in response.headers["permissions-policy"]
     context.grant_permissions(["geolocation"], origin=live_server)
     context.set_geolocation({"latitude": 41.878113, "longitude": -87.629799})
     page.locator("details.points summary").click()
