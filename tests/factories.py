@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -133,3 +135,62 @@ def draft_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def officers(app: Flask) -> dict[str, str]:
+    """Chicago PD with a drafting officer and an approving one; their API keys."""
+    create_agency(app)
+    return {
+        "drafter": create_officer(app, name="Drafter"),
+        "approver": create_officer(app, name="Approver", approver=True),
+    }
+
+
+@pytest.fixture
+def officer(app: Flask) -> str:
+    """Chicago PD with one officer; the API key."""
+    create_agency(app)
+    return create_officer(app, name="Drafter")
+
+
+def audience_count(client: FlaskClient, officer: str) -> int:
+    """How many subscribers a Cook County alert would reach now."""
+    alert = client.post("/api/v1/alerts", json=draft_body(), headers=bearer(officer)).json
+    assert alert is not None
+    counted = client.post(f"/api/v1/alerts/{alert['id']}/audience", headers=bearer(officer))
+    subscribers: int = counted.json["subscribers"]  # type: ignore[index]
+    return subscribers
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def public_port() -> int:
+    """The port the app will be served on (its HAVEN_PUBLIC_URL must name it in advance)."""
+    return free_port()
+
+
+@contextlib.contextmanager
+def serving(app: Flask, port: int) -> Iterator[Flask]:
+    """The app served over real HTTP on 127.0.0.1:`port` while the block runs."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -15,19 +15,10 @@ from alerts.models import Alert
 from haven.db import get_session
 from tests.alerts.test_alerts_api import act, draft, send
 from tests.alerts.test_cap import assert_valid_cap_and_ipaws
-from tests.factories import bearer, create_agency, create_officer
+from tests.factories import bearer
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 DATA = Path(__file__).parent.parent / "data" / "cap"
-
-
-@pytest.fixture
-def officers(app: Flask) -> dict[str, str]:
-    create_agency(app)
-    return {
-        "drafter": create_officer(app, name="Drafter"),
-        "approver": create_officer(app, name="Approver", approver=True),
-    }
 
 
 def cap_of(client: FlaskClient, alert_id: int) -> Any:

@@ -11,7 +11,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,11 +21,10 @@ from celery.contrib.testing.worker import start_worker
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
-from werkzeug.serving import make_server
 
 from tests.alerts.test_alerts_api import LOOP
-from tests.alerts.test_dispatch import approve, free_port, wait_for
-from tests.factories import create_agency, create_officer, create_subscribers
+from tests.alerts.test_dispatch import approve, wait_for
+from tests.factories import create_subscribers, serving
 from tests.fakes.twilio_server import FakeTwilio
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -38,11 +36,6 @@ PHONES = [f"+1312555{n:04d}" for n in range(1000, 1400)]
 def database_url(postgres_database: str) -> str:
     """These tests run on PostgreSQL only: Celery workers need a shared server database."""
     return postgres_database
-
-
-@pytest.fixture
-def public_port() -> int:
-    return free_port()
 
 
 @pytest.fixture
@@ -68,20 +61,8 @@ def settings_overrides(
 @pytest.fixture
 def served(app: Flask, public_port: int) -> Iterator[Flask]:
     """The app on its public URL (Twilio's status callbacks need it)."""
-    server = make_server("127.0.0.1", public_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    server.shutdown()
-
-
-@pytest.fixture
-def officers(app: Flask) -> dict[str, str]:
-    create_agency(app)
-    return {
-        "drafter": create_officer(app, name="Drafter"),
-        "approver": create_officer(app, name="Approver", approver=True),
-    }
+    with serving(app, public_port):
+        yield app
 
 
 def test_celery_workers_deliver_an_alert_to_everyone_once(

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from alerts.models import Channel, Subscriber, SubscriberLocation
 from alerts.subscriptions.channels import channel_stop_url
 from haven.db import get_session, write
-from tests.factories import bearer, create_agency, create_officer, draft_body
+from tests.factories import audience_count
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.webhook_server import WebhookServer
 
@@ -30,20 +30,6 @@ LINK = re.compile(r"http://127\.0\.0\.1:5000(/alerts/channels/confirm/[\w-]+)")
 def settings_overrides() -> dict[str, object]:
     """The fakes listen on loopback, which only tests may allow."""
     return {"allow_private_channel_hosts": True}
-
-
-@pytest.fixture
-def officer(app: Flask) -> str:
-    create_agency(app)
-    return create_officer(app, name="Drafter")
-
-
-def audience(client: FlaskClient, officer: str) -> int:
-    """How many subscribers a Cook County alert would reach now."""
-    alert = client.post("/api/v1/alerts", json=draft_body(), headers=bearer(officer)).json
-    counted = client.post(f"/api/v1/alerts/{alert['id']}/audience", headers=bearer(officer))
-    subscribers: int = counted.json["subscribers"]
-    return subscribers
 
 
 def subscribe(client: FlaskClient, url: str, **body: Any) -> Any:
@@ -95,7 +81,7 @@ def test_an_email_channel_is_confirmed_through_the_email(
     link = LINK.search(mail.text)
     assert link, mail.text
     assert channels(app) == [("pending", "pending")]
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
 
     # Opening the link (as a mail scanner would) confirms nothing.
     page = client.get(link[1])
@@ -109,11 +95,11 @@ def test_an_email_channel_is_confirmed_through_the_email(
     assert confirmed.status_code == 200
     assert "Alerts confirmed" in confirmed.get_data(as_text=True)
     assert channels(app) == [("active", "active")]
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
     # Confirming again changes nothing.
     assert "Alerts confirmed" in client.get(link[1]).get_data(as_text=True)
     assert confirm_post_without_page(client, link[1]) == 200
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
 
 
 def test_a_webhook_channel_is_confirmed_and_stopped_through_its_links(
@@ -129,7 +115,7 @@ def test_a_webhook_channel_is_confirmed_and_stopped_through_its_links(
     link = LINK.search(hook.json["message"])
     assert link
     assert confirm(client, link[1]).status_code == 200
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
     with app.app_context():
         stored = get_session().scalar(select(Channel.url))
     assert stored is not None
@@ -143,16 +129,16 @@ def test_a_webhook_channel_is_confirmed_and_stopped_through_its_links(
     page = client.get(stop_path)
     assert page.status_code == 200
     assert "Stop alerts</button>" in page.get_data(as_text=True)
-    assert audience(client, officer) == 1  # a GET stops nothing
+    assert audience_count(client, officer) == 1  # a GET stops nothing
     stopped = confirm(client, stop_path)
     assert stopped.status_code == 200
     assert "Alerts stopped" in stopped.get_data(as_text=True)
     assert channels(app) == [("removed", "opted_out")]
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
     # The confirmation link cannot bring it back.
     assert client.get(link[1]).status_code == 404
     assert confirm_post_without_page(client, link[1]) == 404
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
 
 
 def confirm_post_without_page(client: FlaskClient, path: str) -> int:
@@ -175,7 +161,7 @@ def test_an_unconfirmed_channel_never_becomes_active(
     client.post(link[1], data={})
     client.post(link[1], data={"form_token": "x"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert channels(app) == [("pending", "pending")]
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
     with app.app_context():
         session = get_session()
         with write(session):
@@ -184,7 +170,7 @@ def test_an_unconfirmed_channel_never_becomes_active(
     assert client.get(link[1]).status_code == 410
     assert confirm_post_without_page(client, link[1]) == 410
     assert channels(app) == [("pending", "pending")]
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
 
 
 def test_a_wrong_link_is_404_and_changes_nothing(app: Flask, client: FlaskClient) -> None:

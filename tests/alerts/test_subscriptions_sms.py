@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from alerts.models import Subscriber, SubscriberLocation
 from alerts.subscriptions import service
 from haven.db import get_session
-from tests.factories import bearer, create_agency, create_officer, draft_body
+from tests.factories import audience_count
 from tests.fakes.twilio_server import FakeTwilio
 
 PATH = "/webhooks/twilio/inbound"
@@ -102,21 +102,6 @@ def zips(app: Flask, phone: str = PHONE) -> list[str | None]:
         )
 
 
-@pytest.fixture
-def officer(app: Flask) -> str:
-    create_agency(app)
-    return create_officer(app, name="Drafter")
-
-
-def audience(client: FlaskClient, officer: str) -> int:
-    """How many subscribers a Cook County alert would reach now."""
-    alert = client.post("/api/v1/alerts", json=draft_body(), headers=bearer(officer)).json
-    counted = client.post(f"/api/v1/alerts/{alert['id']}/audience", headers=bearer(officer))
-    assert counted.status_code == 200
-    subscribers: int = counted.json["subscribers"]
-    return subscribers
-
-
 # Subscribing
 
 
@@ -133,7 +118,7 @@ def test_join_subscribes_with_the_carriers_confirmation(
     assert found is not None
     assert (found.status, found.language) == ("active", "en")
     assert zips(app) == ["60601"]
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
 
 
 def test_amber_works_like_join_and_several_zips_fit_in_one_message(
@@ -222,7 +207,7 @@ def test_every_opt_out_word_removes_the_subscriber_from_the_audience(
 ) -> None:
     reply(text(client, app, "JOIN 60601 60614"))
     reply(text(client, app, "JOIN 60602", phone=OTHER))
-    assert audience(client, officer) == 2
+    assert audience_count(client, officer) == 2
     answer = reply(text(client, app, f"  {word} "))
     assert answer == (
         "You're unsubscribed from Haven AMBER Alerts. No more messages will be sent. "
@@ -232,7 +217,7 @@ def test_every_opt_out_word_removes_the_subscriber_from_the_audience(
     assert found is not None
     assert found.status == "opted_out"
     assert zips(app) == []
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
 
 
 @pytest.mark.parametrize("word", ["START", "unstop"])
@@ -241,7 +226,7 @@ def test_start_restores_every_place(
 ) -> None:
     reply(text(client, app, "JOIN 60601 60614"))
     reply(text(client, app, "STOP"))
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
     answer = reply(text(client, app, word))
     assert "near 60601 and 60614." in answer
     assert "Msg&data rates may apply" in answer
@@ -249,7 +234,7 @@ def test_start_restores_every_place(
     assert found is not None
     assert found.status == "active"
     assert zips(app) == ["60601", "60614"]
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
 
 
 def test_an_opt_out_holds_until_start_and_join_counts_as_start(
@@ -259,10 +244,10 @@ def test_an_opt_out_holds_until_start_and_join_counts_as_start(
     reply(text(client, app, "STOP"))
     reply(text(client, app, "HELP"))
     reply(text(client, app, "LANG es"))
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
     reply(text(client, app, "JOIN 60614"))
     assert zips(app) == ["60601", "60614"]
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
 
 
 def test_stop_from_an_unknown_number_is_remembered(app: Flask, client: FlaskClient) -> None:
@@ -281,7 +266,7 @@ def test_the_dispatcher_can_opt_a_number_out(app: Flask, client: FlaskClient, of
     reply(text(client, app, "JOIN 60601"))
     with app.app_context():
         service.opt_out(session=get_session(), phone="(312) 555-0101")
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
     found = subscriber(app)
     assert found is not None
     assert found.status == "opted_out"

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from alerts.models import Subscriber, SubscriberLocation, Verification
 from haven.db import get_session, write
-from tests.factories import bearer, create_agency, create_officer, draft_body
+from tests.factories import audience_count
 from tests.fakes.twilio_server import FakeTwilio
 
 PHONE = "+13125550101"
@@ -31,20 +31,6 @@ def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
         "twilio_from_number": HAVEN_NUMBER,
         "twilio_api_base": fake_twilio.url,
     }
-
-
-@pytest.fixture
-def officer(app: Flask) -> str:
-    create_agency(app)
-    return create_officer(app, name="Drafter")
-
-
-def audience(client: FlaskClient, officer: str) -> int:
-    """How many subscribers a Cook County alert would reach now."""
-    alert = client.post("/api/v1/alerts", json=draft_body(), headers=bearer(officer)).json
-    counted = client.post(f"/api/v1/alerts/{alert['id']}/audience", headers=bearer(officer))
-    subscribers: int = counted.json["subscribers"]
-    return subscribers
 
 
 def hidden(page: str, name: str) -> str:
@@ -140,7 +126,7 @@ def test_a_right_code_makes_the_subscription_active_and_puts_it_in_the_audience(
     assert found is not None
     assert found.status == "pending"
     assert locations(app) == []
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
 
     done = enter_code(client, page, last_code(fake_twilio))
     assert done.status_code == 200
@@ -149,7 +135,7 @@ def test_a_right_code_makes_the_subscription_active_and_puts_it_in_the_audience(
     assert found is not None
     assert (found.status, found.language) == ("active", "es")
     assert locations(app) == [("60601", True), ("60614", True), (None, True)]
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
     confirmation = fake_twilio.messages[-1].body
     assert confirmation.startswith("Haven AMBER Alerts: you'll get alerts for missing children")
     assert "Msg&data rates may apply. Reply HELP for help, STOP to cancel." in confirmation
@@ -174,7 +160,7 @@ def test_five_wrong_codes_lock_the_code_for_good(
     found = subscriber(app)
     assert found is not None
     assert found.status == "pending"
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
 
 
 def test_an_expired_code_does_not_work(
@@ -311,11 +297,11 @@ def test_the_web_form_brings_an_opted_out_number_back_with_its_places(
 
     with app.app_context():
         opt_out(session=get_session(), phone=PHONE)
-    assert audience(client, officer) == 0
+    assert audience_count(client, officer) == 0
     page = ask_for_code(client, zips="60614")
     assert enter_code(client, page, last_code(fake_twilio)).status_code == 200
     assert locations(app) == [("60601", True), ("60614", True)]
-    assert audience(client, officer) == 1
+    assert audience_count(client, officer) == 1
 
 
 def test_the_web_form_cannot_pass_five_places(

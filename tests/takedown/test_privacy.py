@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from sqlalchemy import DateTime, select
 
 from haven.db import Base, UTCDateTime, get_session
 from takedown.service import PlatformCredentials
-from tests.factories import bearer, image_hashes, submit_case, video_hash
+from tests.factories import bearer, free_port, image_hashes, submit_case, video_hash
 
 ADDRESS = "10.77.66.55"
 USER_AGENT = "Mozilla/5.0 (Linux; Android 14; Pixel 8) HavenPrivacyProbe/7.3"
@@ -144,13 +143,6 @@ def test_rate_limit_counters_in_redis_hold_no_address(database_url: str, redis_u
         assert store.ttl(key) > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class _FromAddress(HTTPAdapter):
     """Connects from a chosen loopback source address, so it can be searched for."""
 
@@ -169,7 +161,7 @@ def production_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {**os.environ, "HAVEN_DATABASE_URL": f"sqlite:///{tmp_path / 'haven.db'}"}
     haven = [sys.executable, "-m", "haven.cli"]
     subprocess.run([*haven, "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
