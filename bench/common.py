@@ -9,6 +9,7 @@ pieces here make that easy:
 - `HavenServer`: the production server (`haven serve`, gunicorn gthread) in a subprocess,
   stopped at the end; its access log gives the server-side time of each request.
 - `CpuMeter`: CPU seconds of chosen processes (server, PostgreSQL backends, this process).
+- `WaitSampler`: what the database's backends wait on (locks, the client, I/O) meanwhile.
 - `percentile()`, `latency_summary()`, `markdown_table()`: figures and their layout.
 """
 
@@ -27,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -298,6 +300,51 @@ def backend_pids(database_url: str) -> list[int]:
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
     return [int(row[0]) for row in rows]
+
+
+class WaitSampler:
+    """Samples what this database's backends are doing, every `interval` s, in a thread.
+
+    `shares()` gives each (state, wait event) its share of all backend samples, e.g.
+    ('active', 'Lock:advisory') when writers queue for an advisory lock, or
+    ('idle in transaction', 'Client:ClientRead') while a transaction waits for its client.
+    """
+
+    def __init__(self, database_url: str, *, interval: float = 0.05) -> None:
+        self.database_url = database_url
+        self.interval = interval
+        self.counts: dict[tuple[str, str], int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> WaitSampler:
+        self._thread = threading.Thread(target=self._run, name="wait-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        with psycopg.connect(libpq_url(self.database_url), autocommit=True) as connection:
+            while not self._stop.wait(self.interval):
+                rows = connection.execute(
+                    "SELECT coalesce(state, '?'),"
+                    " coalesce(wait_event_type || ':' || wait_event, '-'), count(*)"
+                    " FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend' GROUP BY 1, 2"
+                ).fetchall()
+                for state, event, count in rows:
+                    self.counts[(state, event)] = self.counts.get((state, event), 0) + count
+
+    def shares(self) -> list[tuple[str, str, float]]:
+        """(state, wait event, share of samples), most frequent first."""
+        total = sum(self.counts.values()) or 1
+        ranked = sorted(self.counts.items(), key=lambda item: -item[1])
+        return [(state, event, n / total) for (state, event), n in ranked]
 
 
 # The server

@@ -36,6 +36,7 @@ from bench.common import (
     CpuMeter,
     HavenServer,
     Machine,
+    WaitSampler,
     backend_pids,
     describe_machine,
     exit_on_sigterm,
@@ -106,6 +107,7 @@ class Step:
     span: float = 0.0  # first due time to last answer
     cpu: list[tuple[str, float, float]] = dataclasses.field(default_factory=list)
     cpu_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    waits: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)
 
     def cpu_ms_per_case(self, label: str) -> float:
         """CPU milliseconds `label` used per case answered (any answer, timeouts excluded)."""
@@ -194,8 +196,10 @@ def measure(
         }
     )
     meter.start()
-    step = asyncio.run(run_step(server.base_url, bodies, rate, seconds))
+    with WaitSampler(url) as waits:
+        step = asyncio.run(run_step(server.base_url, bodies, rate, seconds))
     meter.stop()
+    step.waits = waits.shares()
     step.cpu = meter.rows()
     step.cpu_seconds = dict(meter.seconds)
     return step
@@ -248,7 +252,7 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=15.0)
     parser.add_argument("--max-steps", type=int, default=4, help="extra steps after the main run")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="'' for memory")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -477,6 +481,15 @@ def report(
         markdown_table(["process", "CPU s", "cores"], main_step.cpu),
         "",
         ceiling(steps),
+        "",
+        "What this database's backends were doing during the main run (sampled every 50 ms; "
+        "'Lock:advisory' = queued for the feed lock, takedown.store.lock_feed; 'idle in "
+        "transaction' = a transaction waiting for its Haven thread):",
+        "",
+        markdown_table(
+            ["state", "wait event", "share of samples"],
+            [(state, event, f"{share:.0%}") for state, event, share in main_step.waits[:6]],
+        ),
     ]
     return "\n".join(parts)
 

@@ -12,14 +12,24 @@ from haven.privacy import is_anonymous_request
 access_log = logging.getLogger("haven.access")
 
 
+PACKAGES = ("haven", "alerts", "takedown", "geo")
+
+
 def configure(level: str) -> None:
-    """Send Haven's logs to stderr at `level`, once per process."""
-    root = logging.getLogger("haven")
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level.upper())
+    """Send Haven's logs to stderr at `level`, once per process.
+
+    Each package's logger gets the level itself, so whatever else configures the root logger
+    (a Celery worker, gunicorn) neither silences nor floods Haven's own messages.
+    """
+    for name in PACKAGES:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
+            logger.addHandler(handler)
+        logger.setLevel(level.upper())
 
 
 def init_app(app: Flask) -> None:

@@ -41,6 +41,8 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "accesslog": None,
             "errorlog": "-",
             "graceful_timeout": 20,
+            # Gunicorn 27's control socket is one path per user: servers would collide.
+            "control_socket_disable": True,
             "timeout": 60,
         }
     ).run()

@@ -63,13 +63,7 @@ def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
                 ids = store.ensure_hashes(session=session, keys=keys, qualities=qualities)
                 store.link_case_hashes(session=session, case_id=case.id, hash_ids=ids.values())
                 store.lock_feed(session=session)
-                hashes = store.fetch_hashes(session=session, hash_ids=ids.values())
-                store.append_changes(
-                    session=session,
-                    hashes=[h for h in hashes if h.status != ACTIVE],
-                    status=ACTIVE,
-                    at=this_hour(),
-                )
+                store.activate_hashes(session=session, hash_ids=ids.values(), at=this_hour())
         except IntegrityError:
             continue  # a case number collision (one in 10^11): draw another
         return CaseCreated(

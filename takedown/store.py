@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, or_, select, text, tuple_, update
+from sqlalchemy import Row, Table, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -88,8 +88,17 @@ def advance_platform_cursor(*, session: Session, platform_id: int, cursor: int) 
 
 def save_case(*, session: Session, case: Case) -> Case:
     """Store a new case."""
-    session.add(case)
-    session.flush()
+    table = cast(Table, Case.__table__)
+    case.id = session.execute(
+        insert(table)
+        .values(
+            number=case.number,
+            pin_hash=case.pin_hash,
+            status=case.status,
+            created_at=case.created_at,
+        )
+        .returning(table.c.id)
+    ).scalar_one()
     return case
 
 
@@ -102,23 +111,23 @@ def ensure_hashes(
     *, session: Session, keys: Sequence[HashKey], qualities: dict[HashKey, int | None]
 ) -> dict[HashKey, int]:
     """The ids of these hashes, inserting the ones never seen (race-free across writers)."""
-    statement = _insert(session, Hash).on_conflict_do_nothing(
-        index_elements=["media", "algorithm", "value"]
-    )
+    rows_in = [
+        {
+            "media": m,
+            "algorithm": a,
+            "value": v,
+            "quality": qualities.get((m, a, v)),
+            "status": PENDING,
+            "cursor": 0,
+            "changed_at": datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC),
+        }
+        for m, a, v in keys
+    ]
     session.execute(
-        statement,
-        [
-            {
-                "media": m,
-                "algorithm": a,
-                "value": v,
-                "quality": qualities.get((m, a, v)),
-                "status": PENDING,
-                "cursor": 0,
-                "changed_at": datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC),
-            }
-            for m, a, v in keys
-        ],
+        _insert(session, Hash.__table__).on_conflict_do_nothing(
+            index_elements=["media", "algorithm", "value"]
+        ),
+        rows_in,
     )
     rows = session.execute(
         select(Hash.media, Hash.algorithm, Hash.value, Hash.id).where(
@@ -131,7 +140,7 @@ def ensure_hashes(
 def link_case_hashes(*, session: Session, case_id: int, hash_ids: Iterable[int]) -> None:
     """Record that a case holds these hashes."""
     session.execute(
-        _insert(session, CaseHash).on_conflict_do_nothing(),
+        _insert(session, CaseHash.__table__).on_conflict_do_nothing(),
         [{"case_id": case_id, "hash_id": hash_id} for hash_id in hash_ids],
     )
 
@@ -191,6 +200,30 @@ def append_changes(
     for h in hashes:
         h.status, h.changed_at, h.cursor = status, at, cursors[h.id]
     session.flush()
+
+
+def activate_hashes(*, session: Session, hash_ids: Iterable[int], at: datetime.datetime) -> None:
+    """Make these hashes active, appending a feed change for each that was not. Hold
+    `lock_feed` first. PostgreSQL: one statement."""
+    if session.get_bind().dialect.name != "postgresql":
+        hashes = fetch_hashes(session=session, hash_ids=hash_ids)
+        append_changes(
+            session=session, hashes=[h for h in hashes if h.status != ACTIVE], status=ACTIVE, at=at
+        )
+        return
+    session.execute(
+        text(
+            "WITH changed AS ("
+            " UPDATE takedown_hash SET status = :status, changed_at = :at,"
+            "  cursor = nextval(pg_get_serial_sequence('takedown_feed_change', 'cursor'))"
+            " WHERE id = ANY(:ids) AND status <> :status"
+            " RETURNING id, media, algorithm, value, cursor)"
+            " INSERT INTO takedown_feed_change"
+            " (cursor, hash_id, media, algorithm, value, status, changed_at)"
+            " SELECT cursor, id, media, algorithm, value, :status, :at FROM changed"
+        ),
+        {"status": ACTIVE, "at": at, "ids": list(hash_ids)},
+    )
 
 
 # The feed

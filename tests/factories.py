@@ -194,3 +194,28 @@ def serving(app: Flask, port: int) -> Iterator[Flask]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def catalog_text(language: str, msgid_start: str, plural_form: int = 0) -> str:
+    """The longest placeholder-free run of the translation, in Haven's catalog for
+    `language`, of the one message whose msgid starts with `msgid_start` (for `in` checks)."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from haven.i18n import CATALOG_LOCALES
+    from haven.settings import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "translations" / CATALOG_LOCALES.get(language, language)
+    with (path / "LC_MESSAGES" / "messages.po").open("rb") as stream:
+        catalog = read_po(stream)
+
+    def first(value: object) -> str:
+        return str(value[0] if isinstance(value, (tuple, list)) else value)
+
+    found = [m for m in catalog if m.id and first(m.id).startswith(msgid_start)]
+    assert len(found) == 1, f"{len(found)} messages start with {msgid_start!r}"
+    string = found[0].string
+    text = str(string[plural_form] if isinstance(string, (tuple, list)) else string)
+    assert text
+    return max(re.split(r"%\([a-z_]+\)[sd]", text), key=len).strip()

