@@ -4,12 +4,18 @@ The index (geo.AudienceIndex) answers "who is inside this area". Every change to
 location takes a new `seq` number in commit order (haven.db.take_numbers), so before each
 query the process reads the rows numbered above the last it has seen and applies them: every
 process answers from the database's current state, without a full rebuild per change.
+
+Processes share one memory-mapped snapshot file (`HAVEN_AUDIENCE_SNAPSHOT_DIR`): the first
+to start builds it from the database and saves it with the `seq` it reflects; the others map
+the same pages and only catch up from that number. See docs/geo.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +25,7 @@ from sqlalchemy.orm import Session
 from alerts import store
 from geo.index import Audience, AudienceIndex
 from geo.snapshot import Ids
+from haven.settings import Settings
 
 
 def _columns(rows: Sequence[store.LocationRow]) -> tuple[np.ndarray[Any, Any], ...]:
@@ -36,12 +43,17 @@ def _columns(rows: Sequence[store.LocationRow]) -> tuple[np.ndarray[Any, Any], .
 class LiveAudience:
     """An audience index plus the last location change number it reflects."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: Path | None = None) -> None:
         self._index: AudienceIndex | None = None
         self._seq = 0
         self._lock = threading.Lock()
+        self.snapshot = snapshot
 
     def _load(self, session: Session) -> None:
+        if self.snapshot is not None and self.snapshot.exists():
+            self._index = AudienceIndex.open(self.snapshot)
+            self._seq = int(self._index.as_of or 0)
+            return
         up_to = store.get_last_location_seq(session=session)
         ids, subscribers, lons, lats = [], [], [], []
         for rows in store.stream_locations(session=session, after_seq=0, up_to_seq=up_to):
@@ -55,8 +67,12 @@ class LiveAudience:
             np.concatenate(subscribers) if subscribers else np.empty(0, np.int32),
             np.concatenate(lons) if lons else np.empty(0),
             np.concatenate(lats) if lats else np.empty(0),
+            as_of=str(up_to),
         )
         self._seq = up_to
+        if self.snapshot is not None:
+            self.snapshot.parent.mkdir(parents=True, exist_ok=True)
+            self._index.save(self.snapshot)  # atomic: written aside, then renamed
 
     def catch_up(self, session: Session) -> AudienceIndex:
         """Apply every location change committed since the last call; return the index."""
@@ -84,9 +100,20 @@ class LiveAudience:
         return self.catch_up(session).audience(geometries, only=only)
 
 
+def snapshot_path(directory: Path | None, database_url: str) -> Path | None:
+    """Where the snapshot of this database's audience lives (one file per database)."""
+    if directory is None:
+        return None
+    name = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return directory / f"audience-{name}.snapshot"
+
+
 def init_app(app: Flask) -> None:
     """Give the app its audience index (loaded on first use)."""
-    app.extensions["haven.audience"] = LiveAudience()
+    settings: Settings = app.extensions["haven.settings"]
+    app.extensions["haven.audience"] = LiveAudience(
+        snapshot_path(settings.audience_snapshot_dir, settings.database_url)
+    )
 
 
 def get_audience() -> LiveAudience:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     feed_max_page: int = 10_000
 
     # AMBER alerts
+    # Where processes share the audience index as a memory-mapped file (empty: each process
+    # keeps a private copy).
+    audience_snapshot_dir: Path | None = INSTANCE_DIR
     alert_max_hours: int = 24
     jurisdiction_tolerance_km: float = 2.0
     two_person_rule: bool = True
@@ -69,6 +72,11 @@ class Settings(BaseSettings):
         default=None, alias="TWILIO_MESSAGING_SERVICE_SID"
     )
     twilio_from_number: str | None = Field(default=None, alias="TWILIO_FROM_NUMBER")
+
+    @field_validator("audience_snapshot_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

@@ -113,6 +113,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_level": "INFO",
         "case_submit_rate": "10000/minute",
         "case_lookup_rate": "10000/minute",
+        "audience_snapshot_dir": None,  # tests that share a snapshot set a folder of their own
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
