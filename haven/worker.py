@@ -44,6 +44,21 @@ def run_forever(app: Flask, *, interval: float = 1.0, stop: threading.Event | No
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
+def warm_audience(app: Flask) -> None:
+    """Load the audience index now, so the first alert does not wait for it (seconds for
+    millions of locations, or a map of the shared snapshot)."""
+    from alerts.audience import LiveAudience
+    from haven.db import Database
+
+    database: Database = app.extensions["haven.db"]
+    live: LiveAudience = app.extensions["haven.audience"]
+    try:
+        with database.sessions() as session:
+            live.catch_up(session)
+    except Exception:
+        log.exception("could not load the audience index at start; it loads on first use")
+
+
 def start_dispatch(app: Flask) -> object:
     """Start the in-process dispatch threads; returns the runner (it has `.stop()`)."""
     from alerts.dispatch.runner import DispatchRunner
@@ -51,6 +66,7 @@ def start_dispatch(app: Flask) -> object:
     from alerts.subscribers import mark_unreachable
 
     settings: Settings = app.extensions["haven.settings"]
+    warm_audience(app)
     runner = DispatchRunner(
         app,
         get_dispatcher(app),
@@ -83,6 +99,7 @@ def run_worker(app: Flask, *, concurrency: int, beat: bool) -> None:
     from haven.celery_app import make_celery
 
     celery = app.extensions.get("haven.celery") or make_celery(app)
+    warm_audience(app)
     arguments = [
         "worker",
         "--loglevel=INFO",
