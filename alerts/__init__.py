@@ -1,1 +1,32 @@
 """AMBER alerts: agencies, officers, alerts and their areas, CAP 1.2, subscribers, dispatch."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Wire AMBER alerts into `app`: the audience index and every alerts blueprint.
+
+    Called by `haven.app.create_app` after the shell's extensions (settings, database,
+    throttle) are bound.
+    """
+    # Imported here so that `import alerts.models` (migrations, tests) loads no routes.
+    from alerts import audience
+    from alerts.api import bp as api_bp
+    from alerts.dispatch.webhooks import bp as twilio_status_bp
+    from alerts.pages import bp as pages_bp
+    from alerts.subscriptions.api import bp as subscription_api_bp
+    from alerts.subscriptions.pages import bp as subscription_pages_bp
+    from alerts.subscriptions.webhooks import bp as subscription_webhooks_bp
+
+    audience.init_app(app)
+    for bp in (
+        api_bp,
+        pages_bp,
+        twilio_status_bp,
+        subscription_webhooks_bp,
+        subscription_api_bp,
+        subscription_pages_bp,
+    ):
+        app.register_blueprint(bp)

@@ -19,13 +19,14 @@ from alerts.schemas import (
     AuditOut,
     CancelIn,
     DeliveriesOut,
+    UpdateOut,
 )
-from alerts.views import alert_out, audit_out
-from haven.app import get_settings
+from alerts.views import alert_out, audit_out, messages_out
 from haven.auth import bearer_token
 from haven.db import get_session
 from haven.errors import HavenError, InvalidInput
 from haven.openapi import document
+from haven.settings import get_settings
 from haven.web import parse_json
 
 bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1/alerts")
@@ -155,23 +156,34 @@ def approve(alert_id: int) -> tuple[Response, int]:
 
 @bp.post("/<int:alert_id>/update")
 @document(
-    "Change an alert: a draft in place, an active alert as a new version.",
+    "Change an alert: a draft in place, an active alert as a new version. Texts merge per "
+    "language (null removes one). For an active alert, `messages` gives per language what "
+    "its subscribers will receive.",
     auth="officer",
     body=AlertUpdateIn,
-    responses={200: AlertOut},
+    responses={200: UpdateOut},
     tags=TAGS,
 )
 def update(alert_id: int) -> tuple[Response, int]:
-    """Apply the changes."""
+    """Apply the changes; answer with the alert and, per language, the update it sends."""
+    session = get_session()
     alert = service.update_alert(
-        session=get_session(),
+        session=session,
         officer=_officer(),
         alert_id=alert_id,
         changes=parse_json(AlertUpdateIn),
         rules=_rules(),
         audience=get_audience(),
     )
-    return _sent(alert)
+    notify(current_app)
+    settings = get_settings()
+    messages = messages_out(
+        session=session,
+        alert=alert,
+        public_url=settings.public_url,
+        budget=settings.sms_segment_budget,
+    )
+    return jsonify({**alert_out(session=session, alert=alert), "messages": messages}), 200
 
 
 @bp.post("/<int:alert_id>/cancel")

@@ -6,26 +6,34 @@ query the process reads the rows numbered above the last it has seen and applies
 process answers from the database's current state, without a full rebuild per change.
 
 Processes share one memory-mapped snapshot file (`HAVEN_AUDIENCE_SNAPSHOT_DIR`): the first
-to start builds it from the database and saves it with the `seq` it reflects; the others map
-the same pages and only catch up from that number. See docs/geo.md.
+to start builds it from the database and saves it with the database's identity (the random
+id of `haven_instance`) and the `seq` it reflects; the others map the same pages and only
+catch up from that number. A snapshot of another database, or one whose checkpoint is past
+the database's last change, is rebuilt, never trusted. See docs/geo.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from alerts import store
 from geo.index import Audience, AudienceIndex
 from geo.snapshot import Ids
+from haven.db import Database, get_database_identity
+from haven.health import Readiness, add_readiness_check
 from haven.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _columns(rows: Sequence[store.LocationRow]) -> tuple[np.ndarray[Any, Any], ...]:
@@ -41,20 +49,71 @@ def _columns(rows: Sequence[store.LocationRow]) -> tuple[np.ndarray[Any, Any], .
 
 
 class LiveAudience:
-    """An audience index plus the last location change number it reflects."""
+    """An audience index plus the database and last location change number it reflects.
 
-    def __init__(self, snapshot: Path | None = None) -> None:
+    Readiness (see `check`): LOADING until the index is loaded (or while it is rebuilt),
+    READY once it has caught up, BEHIND when it is loaded but the last catch-up failed.
+    """
+
+    def __init__(
+        self, snapshot: Path | None = None, *, sessions: Callable[[], Session] | None = None
+    ) -> None:
         self._index: AudienceIndex | None = None
         self._seq = 0
+        self._source = ""
         self._lock = threading.Lock()
+        self._state = Readiness.LOADING
+        self._loader: threading.Thread | None = None
         self.snapshot = snapshot
+        self.sessions = sessions
 
-    def _load(self, session: Session) -> None:
-        if self.snapshot is not None and self.snapshot.exists():
-            self._index = AudienceIndex.open(self.snapshot)
-            self._seq = int(self._index.as_of or 0)
-            return
-        up_to = store.get_last_location_seq(session=session)
+    @property
+    def state(self) -> Readiness:
+        """The last known readiness, without touching the database."""
+        return self._state
+
+    def _usable(self, identity: str, last: int) -> bool:
+        """Whether the loaded index may be caught up from a database with this id and this
+        highest change number. A reset gives the database a new id; a restored older
+        backup keeps the id but its changes stop below the ones already applied."""
+        return self._index is not None and identity == self._source and self._seq <= last
+
+    def _load(self, session: Session, identity: str, last: int) -> None:
+        self._state = Readiness.LOADING
+        self._index = None
+        index = self._open_snapshot(identity, last)
+        if index is None:
+            index = self._build(session, identity, last)
+            if self.snapshot is not None and identity:
+                self.snapshot.parent.mkdir(parents=True, exist_ok=True)
+                index.save(self.snapshot)  # atomic: written aside, then renamed
+        self._index, self._seq, self._source = index, int(index.as_of), identity
+
+    def _open_snapshot(self, identity: str, last: int) -> AudienceIndex | None:
+        """The shared snapshot, if it was built from this database and can catch up: its
+        checkpoint must not be past the database's highest change number."""
+        if self.snapshot is None or not identity:
+            return None
+        try:
+            index = AudienceIndex.open(self.snapshot)
+        except (OSError, ValueError, KeyError):
+            return None  # missing, torn, or of another format: rebuild
+        if index.source != identity:
+            log.warning("audience snapshot %s is from another database; rebuilding", self.snapshot)
+            return None
+        checkpoint = int(index.as_of) if index.as_of.isdigit() else -1
+        if not 0 <= checkpoint <= last:
+            log.warning(
+                "audience snapshot %s is at change %s but the database ends at %d; rebuilding",
+                self.snapshot,
+                index.as_of,
+                last,
+            )
+            return None
+        return index
+
+    @staticmethod
+    def _build(session: Session, identity: str, up_to: int) -> AudienceIndex:
         ids, subscribers, lons, lats = [], [], [], []
         for rows in store.stream_locations(session=session, after_seq=0, up_to_seq=up_to):
             location, subscriber, lon, lat, active, _seq = _columns(rows)
@@ -62,35 +121,85 @@ class LiveAudience:
             subscribers.append(subscriber[active])
             lons.append(lon[active])
             lats.append(lat[active])
-        self._index = AudienceIndex.build(
+        return AudienceIndex.build(
             np.concatenate(ids) if ids else np.empty(0, np.int32),
             np.concatenate(subscribers) if subscribers else np.empty(0, np.int32),
             np.concatenate(lons) if lons else np.empty(0),
             np.concatenate(lats) if lats else np.empty(0),
             as_of=str(up_to),
+            source=identity,
         )
-        self._seq = up_to
-        if self.snapshot is not None:
-            self.snapshot.parent.mkdir(parents=True, exist_ok=True)
-            self._index.save(self.snapshot)  # atomic: written aside, then renamed
 
     def catch_up(self, session: Session) -> AudienceIndex:
-        """Apply every location change committed since the last call; return the index."""
+        """Apply every location change committed since the last call; return the index.
+
+        Loads the index first if needed, and rebuilds it when the database is not the one
+        it was built from (reset or restored): the index never answers for another database.
+        """
         with self._lock:
-            if self._index is None:
-                self._load(session)
-            assert self._index is not None
-            for rows in store.stream_locations(session=session, after_seq=self._seq):
-                location, subscriber, lon, lat, active, seq = _columns(rows)
-                gone = location[~active]
-                if len(gone):
-                    self._index.remove(gone)
-                if active.any():
-                    self._index.upsert(
-                        location[active], subscriber[active], lon[active], lat[active]
-                    )
-                self._seq = int(seq[-1])
-            return self._index
+            try:
+                index = self._catch_up(session, rebuild=True)
+                assert index is not None
+                return index
+            except Exception:
+                self._state = Readiness.BEHIND if self._index else Readiness.LOADING
+                raise
+
+    def _catch_up(self, session: Session, *, rebuild: bool) -> AudienceIndex | None:
+        """The caught-up index (caller holds the lock), or None if it needs a (re)load and
+        `rebuild` is false."""
+        identity = get_database_identity(session)
+        last = store.get_last_location_seq(session=session)
+        if not self._usable(identity, last):
+            if not rebuild:
+                self._state = Readiness.LOADING
+                return None
+            self._load(session, identity, last)
+        assert self._index is not None
+        for rows in store.stream_locations(session=session, after_seq=self._seq):
+            location, subscriber, lon, lat, active, seq = _columns(rows)
+            gone = location[~active]
+            if len(gone):
+                self._index.remove(gone)
+            if active.any():
+                self._index.upsert(location[active], subscriber[active], lon[active], lat[active])
+            self._seq = int(seq[-1])
+        self._state = Readiness.READY
+        return self._index
+
+    def check(self, session: Session) -> Readiness:
+        """Catch up now, unless another thread holds the index, and say whether it is ready.
+
+        Never waits for a load: when the index is not loaded, or must be rebuilt, loading
+        starts in the background (with `sessions`) and the answer is LOADING meanwhile.
+        """
+        if not self._lock.acquire(blocking=False):
+            return self._state  # another thread is loading or catching up
+        try:
+            needs_load = self._catch_up(session, rebuild=self.sessions is None) is None
+        except SQLAlchemyError:
+            log.warning("the audience index cannot catch up with the database", exc_info=True)
+            self._state = Readiness.BEHIND if self._index else Readiness.LOADING
+            needs_load = self._index is None
+        finally:
+            self._lock.release()
+        if needs_load:
+            self._start_loading()
+        return self._state
+
+    def _start_loading(self) -> None:
+        if self.sessions is None or (self._loader is not None and self._loader.is_alive()):
+            return
+        self._loader = threading.Thread(target=self._load_now, name="haven-audience", daemon=True)
+        self._loader.start()
+
+    def _load_now(self) -> None:
+        assert self.sessions is not None
+        try:
+            with self.sessions() as session:
+                self.catch_up(session)
+        except Exception:
+            log.exception("could not load the audience index; it is tried again when asked")
 
     def audience(
         self, session: Session, geometries: Sequence[Any], *, only: Ids | None = None
@@ -111,9 +220,13 @@ def snapshot_path(directory: Path | None, database_url: str) -> Path | None:
 def init_app(app: Flask) -> None:
     """Give the app its audience index (loaded on first use)."""
     settings: Settings = app.extensions["haven.settings"]
-    app.extensions["haven.audience"] = LiveAudience(
-        snapshot_path(settings.audience_snapshot_dir, settings.database_url)
+    database: Database = app.extensions["haven.db"]
+    live = LiveAudience(
+        snapshot_path(settings.audience_snapshot_dir, settings.database_url),
+        sessions=database.sessions,
     )
+    app.extensions["haven.audience"] = live
+    add_readiness_check(app, name="audience", check=live.check)
 
 
 def get_audience() -> LiveAudience:

@@ -97,7 +97,8 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     language: Mapped[str] = mapped_column(String(5), default="en")
-    status: Mapped[str] = mapped_column(String(12), default="active")  # pending, opted_out
+    # active, pending, opted_out, unreachable (Twilio: no such mobile number)
+    status: Mapped[str] = mapped_column(String(12), default="active")
     is_tester: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
 
@@ -197,5 +198,10 @@ class Delivery(Base):
     lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
     error_code: Mapped[str | None] = mapped_column(String(16))
+    # Why it failed (or was last put off), for a person: "render: KeyError: 'name'".
+    reason: Mapped[str | None] = mapped_column(String(200))
+    # Times the provider said "try later" (HTTP 429/5xx): they grow the backoff but spend no
+    # attempt, so an outage cannot use up an alert's attempts.
+    deferrals: Mapped[int] = mapped_column(default=0, server_default="0")
     sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)

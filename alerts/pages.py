@@ -9,13 +9,13 @@ from flask import Blueprint, Response, abort, redirect, render_template, url_for
 from shapely.geometry import shape
 
 from alerts import store
+from alerts.content import AlertContent
 from alerts.models import Alert
 from alerts.publish import atom_index, cap_document, child_summary, vehicle_summary
-from alerts.schemas import AlertIn
 from alerts.service import parse_areas
 from alerts.svg import area_svg
-from haven.app import get_settings
 from haven.db import get_session, utcnow
+from haven.settings import get_settings
 
 bp = Blueprint("alert_pages", __name__)
 
@@ -36,7 +36,7 @@ def active() -> str:
     alerts = store.fetch_active_alerts(session=session, now=utcnow())
     items = []
     for alert in alerts:
-        content = AlertIn.model_validate(alert.content)
+        content = AlertContent.from_stored(alert.content)
         items.append(
             {
                 "id": alert.id,
@@ -53,7 +53,7 @@ def detail(alert_id: int) -> str:
     """One alert: who is missing, the vehicle, what to do, and the area as a drawing."""
     session = get_session()
     alert = _public_alert(alert_id)
-    content = AlertIn.model_validate(alert.content)
+    content = AlertContent.from_stored(alert.content)
     agency = store.get_agency(session=session, agency_id=alert.agency_id).name
     geometries = [a.geometry for a in parse_areas(content.areas)]
     if not geometries:

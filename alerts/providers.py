@@ -22,6 +22,8 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from haven.metrics import timed_send
+
 if TYPE_CHECKING:
     from haven.settings import Settings
 
@@ -47,7 +49,7 @@ class SendResult:
 
     accepted: the provider took it (status is its first status: queued or sent);
     retry: try again later (after `retry_after` seconds if the provider said so);
-    failed: permanent; `error_code` says why.
+    failed: permanent; `error_code` says why, and `reason` in words where there is more to say.
     """
 
     outcome: Outcome
@@ -55,6 +57,10 @@ class SendResult:
     provider_id: str | None = None
     error_code: str | None = None
     retry_after: float | None = None
+    reason: str | None = None
+    # False when the provider answered that it did not take the message and to try later
+    # (HTTP 429 or 5xx): an outage must not use up an AMBER alert's attempts.
+    spends_attempt: bool = True
 
 
 class SmsProvider(Protocol):
@@ -178,6 +184,7 @@ class TwilioSmsProvider:
             self._local.client = Client(self._account_sid, self._auth_token, http_client=http)
         return self._local.client, self._local.http
 
+    @timed_send("sms")
     def send_sms(
         self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
     ) -> SendResult:
@@ -207,7 +214,7 @@ class TwilioSmsProvider:
         if status == 429 or status >= 500 or code in RETRYABLE_CODES:
             wait = _retry_after(headers)
             log.warning("Twilio busy (HTTP %d, code %s), will retry", status, code)
-            return SendResult("retry", error_code=code, retry_after=wait)
+            return SendResult("retry", error_code=code, retry_after=wait, spends_attempt=False)
         if status in (401, 403):
             log.error("Twilio refused Haven's credentials (HTTP %d, code %s)", status, code)
         elif code not in PERMANENT_CODES:
@@ -259,6 +266,7 @@ class AppriseChannelProvider:
         self._timeout = timeout
         logging.getLogger("apprise").addFilter(_APPRISE_FILTER)  # a no-op once added
 
+    @timed_send("apprise")
     def notify(self, *, url: str, title: str, body: str) -> SendResult:
         """Send one notification; accepted if Apprise's service reports success.
 

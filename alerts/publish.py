@@ -21,8 +21,8 @@ from alerts.cap import (
     cap_language,
     render_cap,
 )
+from alerts.content import AlertContent
 from alerts.models import Alert
-from alerts.schemas import AlertIn
 from alerts.views import cap_identifier, msg_type
 from geo.areas import parse_area, to_cap_polygons
 from haven.i18n import CATALOG_LOCALES
@@ -37,7 +37,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def child_summary(content: AlertIn) -> str:
+def child_summary(content: AlertContent) -> str:
     """The children's names and ages, as one line."""
     parts = []
     for child in content.children:
@@ -48,7 +48,7 @@ def child_summary(content: AlertIn) -> str:
     return "; ".join(parts)
 
 
-def vehicle_summary(content: AlertIn) -> str | None:
+def vehicle_summary(content: AlertContent) -> str | None:
     """The vehicle and its plate, or None."""
     vehicle = content.vehicle
     if vehicle is None:
@@ -65,7 +65,7 @@ def vehicle_summary(content: AlertIn) -> str | None:
     return text
 
 
-def _info(alert: Alert, content: AlertIn, agency: str, language: str, page: str) -> CapInfo:
+def _info(alert: Alert, content: AlertContent, agency: str, language: str, page: str) -> CapInfo:
     with force_locale(CATALOG_LOCALES.get(language, language)):
         children = child_summary(content)
         headline = gettext("AMBER Alert: %(children)s", children=children)
@@ -103,7 +103,7 @@ def _info(alert: Alert, content: AlertIn, agency: str, language: str, page: str)
     )
 
 
-def _areas(content: AlertIn) -> list[CapArea]:
+def _areas(content: AlertContent) -> list[CapArea]:
     areas = []
     for number, area in enumerate(content.areas, 1):
         description = area.description or f"Area {number}"
@@ -122,7 +122,7 @@ def _areas(content: AlertIn) -> list[CapArea]:
 def cap_document(*, session: Session, alert: Alert, public_url: str) -> bytes:
     """The alert's current version as CAP 1.2, referencing every earlier version."""
     agency = store.get_agency(session=session, agency_id=alert.agency_id).name
-    content = AlertIn.model_validate(alert.content)
+    content = AlertContent.from_stored(alert.content)
     versions = store.fetch_versions(session=session, alert_id=alert.id)
     current = versions[-1] if versions else None
     who = sender(public_url)
@@ -151,7 +151,7 @@ def atom_index(*, session: Session, public_url: str, now: datetime.datetime) -> 
     alerts = store.fetch_active_alerts(session=session, now=now)
     entries = []
     for alert in alerts:
-        content = AlertIn.model_validate(alert.content)
+        content = AlertContent.from_stored(alert.content)
         with force_locale("en"):
             title = gettext("AMBER Alert: %(children)s", children=child_summary(content))
         entries.append(

@@ -1,7 +1,9 @@
 """Request and response shapes of the alerts API, with their validation.
 
 An alert draft is what an officer sends (`AlertIn`); CAP 1.2 import produces the same shape,
-so both paths are validated by one set of rules.
+so both paths are validated by one set of rules. These rules apply to requests only: stored
+content is read as `alerts.content.AlertContent` and shown as `AlertContentOut`, never
+validated again.
 """
 
 from __future__ import annotations
@@ -104,14 +106,13 @@ class AreaIn(Strict):
         return getattr(self, self.kind)
 
 
-def _languages(texts: dict[str, str]) -> dict[str, str]:
+def _languages(texts: dict[str, str] | dict[str, str | None]) -> None:
     unknown = sorted(set(texts) - set(LANGUAGES))
     if unknown:
         raise ValueError(f"unsupported language {unknown[0]!r}; use one of {', '.join(LANGUAGES)}")
-    too_long = [k for k, v in texts.items() if not 1 <= len(v) <= 1000]
+    too_long = [k for k, v in texts.items() if v is not None and not 1 <= len(v) <= 1000]
     if too_long:
         raise ValueError(f"the {too_long[0]} text must be 1 to 1000 characters")
-    return texts
 
 
 class AlertIn(Strict):
@@ -135,11 +136,18 @@ class AlertIn(Strict):
     @field_validator("texts")
     @classmethod
     def _texts(cls, value: dict[str, str]) -> dict[str, str]:
-        return _languages(value)
+        if None in value.values():
+            raise ValueError("a draft's texts are strings; null removes a text in an update")
+        _languages(value)
+        return value
 
 
 class AlertUpdateIn(Strict):
-    """Changes for a new version of an active alert: any of these, at least one."""
+    """Changes for a new version of an active alert: any of these, at least one.
+
+    `texts` merges per language: each language given replaces that language's text, null
+    removes it, and languages not given keep their text.
+    """
 
     expires: AwareDatetime | None = None
     areas: list[AreaIn] | None = Field(default=None, min_length=1, max_length=MAX_AREAS)
@@ -148,12 +156,16 @@ class AlertUpdateIn(Strict):
     vehicle: VehicleIn | None = None
     last_seen: LastSeenIn | None = None
     contact_phone: str | None = Field(default=None, min_length=3, max_length=30)
-    texts: dict[str, str] | None = None
+    texts: dict[str, str | None] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> AlertUpdateIn:
         if not self.model_fields_set:
             raise ValueError("an update changes at least one field")
+        required = ("expires", "areas", "children", "contact_phone")
+        removed = [k for k in required if k in self.model_fields_set and getattr(self, k) is None]
+        if removed:
+            raise ValueError(f"an alert always has {removed[0]}; it cannot be null")
         if self.contact_phone is not None:
             self.contact_phone = e164(self.contact_phone)
         if self.texts is not None:
@@ -184,6 +196,63 @@ class AudienceOut(Out):
     areas: list[AreaCountOut]
 
 
+class ChildOut(Out):
+    """A missing child, as stored."""
+
+    name: str
+    age: int | None = None
+    description: str | None = None
+    photo_url: str | None = None
+
+
+class SuspectOut(Out):
+    """A suspected abductor, as stored."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+class VehicleOut(Out):
+    """The suspect vehicle, as stored."""
+
+    make: str | None = None
+    model: str | None = None
+    color: str | None = None
+    plate: str | None = None
+    plate_state: str | None = None
+
+
+class LastSeenOut(Out):
+    """When and where the child was last seen, as stored."""
+
+    at: datetime.datetime | None = None
+    place: str | None = None
+
+
+class AreaOut(Out):
+    """One area, as stored."""
+
+    polygon: str | None = None
+    circle: str | None = None
+    geojson: dict[str, Any] | None = None
+    same: str | None = None
+    description: str | None = None
+
+
+class AlertContentOut(Out):
+    """An alert's content as stored: shown as it is, never checked against today's rules."""
+
+    status: str
+    expires: datetime.datetime
+    areas: list[AreaOut]
+    children: list[ChildOut]
+    suspects: list[SuspectOut]
+    vehicle: VehicleOut | None
+    last_seen: LastSeenOut | None
+    contact_phone: str
+    texts: dict[str, str]
+
+
 class AlertOut(Out):
     """An alert as officers see it."""
 
@@ -199,7 +268,23 @@ class AlertOut(Out):
     expires: datetime.datetime
     cancel_reason: CancelReason | None
     audience: AudienceOut | None
-    content: AlertIn
+    content: AlertContentOut
+
+
+class LanguageMessageOut(Out):
+    """What one language's subscribers receive for a version: the SMS and its segments, and
+    the title and body of other channels."""
+
+    sms: str
+    segments: int
+    title: str
+    body: str
+
+
+class UpdateOut(AlertOut):
+    """An updated alert; for an active one, what each language's subscribers will receive."""
+
+    messages: dict[str, LanguageMessageOut]
 
 
 class AuditEntryOut(Out):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from alerts import store
 from alerts.audience import LiveAudience
+from alerts.content import AlertContent, StoredArea
 from alerts.dispatch.service import queue_version
 from alerts.models import Agency, Alert, AlertVersion, AuditEntry, Officer
 from alerts.schemas import AlertIn, AlertUpdateIn, AreaIn, CancelIn
@@ -116,7 +118,7 @@ def authenticate_officer(*, session: Session, api_key: str) -> Officer:
 # Areas
 
 
-def parse_areas(areas: list[AreaIn]) -> list[Area]:
+def parse_areas(areas: Sequence[AreaIn | StoredArea]) -> list[Area]:
     """Each area parsed and validated, or 422 naming which area and what is wrong."""
     parsed = []
     for number, area in enumerate(areas):
@@ -259,21 +261,40 @@ def update_alert(
     rules: Rules,
     audience: LiveAudience,
 ) -> Alert:
-    """Change a draft in place, or send a new version of an active alert."""
+    """Change a draft in place, or send a new version of an active alert.
+
+    Only the changes are checked against the input rules; the stored rest is kept as it is.
+    Texts merge per language (`AlertUpdateIn`): a text is removed only by an explicit null.
+    """
     with write(session):
         alert = _locked(session, officer, alert_id, "draft", "pending", "active")
         changed = changes.model_dump(mode="json", exclude_unset=True)
-        content = AlertIn.model_validate({**alert.content, **changed})
-        _check_expiry(content.expires, rules, utcnow())
-        if "areas" in changed:
+        # Stored as a draft is: nested nulls left out; a null field or text removes it.
+        compact = changes.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+        values = {key: compact.get(key) for key in changed if key != "texts"}
+        if "texts" in changed:
+            values["texts"] = changed["texts"]
+        if changes.expires is not None:
+            _check_expiry(changes.expires, rules, utcnow())
+        if changes.areas is not None:
             agency = store.get_agency(session=session, agency_id=alert.agency_id)
-            check_jurisdiction(agency, parse_areas(content.areas), rules.tolerance_km)
-        alert.content = content.model_dump(mode="json", exclude_none=True)
-        alert.expires = content.expires
+            check_jurisdiction(agency, parse_areas(changes.areas), rules.tolerance_km)
+        alert.content = _merged(alert.content, values)
+        alert.expires = AlertContent.from_stored(alert.content).expires
         if alert.state == "active":
             _new_version(session, alert, "Update", audience)
         _audit(session, alert, officer, "updated", changes=changed, version=alert.version)
     return alert
+
+
+def _merged(stored: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+    """Stored content with an update's changes: fields replaced, texts merged per language
+    (null removes one), absent optional fields left out as a draft stores them."""
+    merged = {**stored, **{k: v for k, v in changed.items() if k != "texts"}}
+    if "texts" in changed:
+        texts = {**stored.get("texts", {}), **(changed["texts"] or {})}
+        merged["texts"] = {code: text for code, text in texts.items() if text is not None}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 def cancel_alert(
@@ -327,7 +348,7 @@ def count_audience(*, session: Session, alert: Alert, audience: LiveAudience) ->
 
     Test and Exercise alerts reach only subscribers marked as testers.
     """
-    content = AlertIn.model_validate(alert.content)
+    content = AlertContent.from_stored(alert.content)
     geometries = [a.geometry for a in parse_areas(content.areas)]
     only = None
     if alert.status != "Actual":

@@ -18,11 +18,12 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
+from babel import Locale
 from babel.lists import format_list
 from flask import current_app, has_app_context
 from flask_babel import force_locale, get_locale
 
-from alerts.schemas import AlertIn
+from alerts.content import AlertContent, Changes
 from haven import i18n
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,11 @@ class _Parts:
     link: str
     test: bool  # an Exercise or Test alert, which says so first
     child_descriptions: bool = True
+    text_language: str | None = None  # the text's language, when not the reader's
+    area_changed: bool = False  # an update's notices of what has no part of its own
+    expiry_changed: bool = False
+    news_only: bool = False  # an update that keeps only what it changed
+    dropped: bool = False  # a part was left out to fit
 
     def context(self, *, found: bool = False) -> dict[str, Any]:
         """The template's variables."""
@@ -159,6 +165,11 @@ class _Parts:
             for c in self.children
         ]
         names = format_list([c.name for c in self.children], locale=get_locale())
+        text_language = None
+        if self.text_language is not None:
+            # The language's name in the reader's language, from CLDR ("inglés", "الإسبانية").
+            written = Locale.parse(i18n.ALL[self.text_language].catalog)
+            text_language = written.get_display_name(get_locale()) or self.text_language
         return {
             "agency": self.agency,
             "children": children,
@@ -168,6 +179,11 @@ class _Parts:
             "suspects": list(self.suspects),
             "place": self.place,
             "text": self.text,
+            "text_language": text_language,
+            "area_changed": self.area_changed,
+            "expiry_changed": self.expiry_changed,
+            # An update that had to leave out some of its news says where to read it.
+            "more": self.news_only and self.dropped,
             "phone": self.phone,
             "link": self.link,
             "test": self.test,
@@ -185,7 +201,11 @@ def _clean(value: str | None) -> str | None:
     return cleaned or None
 
 
-def _parts(content: AlertIn, *, language: str, agency: str, link: str) -> _Parts:
+def _parts(
+    content: AlertContent, *, language: str, agency: str, link: str, changes: Changes | None
+) -> _Parts:
+    """The words of one message; an update (`changes` given) keeps of the optional parts only
+    those it changed, and its new text (docs/sms.md, "Updates")."""
     vehicle = content.vehicle
     plate = None
     described = None
@@ -200,7 +220,7 @@ def _parts(content: AlertIn, *, language: str, agency: str, link: str) -> _Parts
         for s in content.suspects
         if _clean(s.name) or _clean(s.description)
     )
-    return _Parts(
+    parts = _Parts(
         agency=_clean(agency) or agency,
         children=tuple(
             _Child(_clean(c.name) or c.name, c.age, _clean(c.description)) for c in content.children
@@ -216,16 +236,40 @@ def _parts(content: AlertIn, *, language: str, agency: str, link: str) -> _Parts
         link=link,
         test=content.status != "Actual",
     )
+    if changes is None:
+        return parts
+    news = changes.news_language(reader=language, content=content)
+    return dataclasses.replace(
+        parts,
+        vehicle=parts.vehicle if "vehicle" in changes.fields else None,
+        suspects=parts.suspects if "suspects" in changes.fields else (),
+        place=parts.place if "last_seen" in changes.fields else None,
+        child_descriptions="children" in changes.fields,
+        # Never the reader's unchanged text: the news, in the language it was written in.
+        text=_clean(content.texts[news]) if news else None,
+        text_language=news if news and news != language else None,
+        area_changed="areas" in changes.fields,
+        expiry_changed="expires" in changes.fields,
+        news_only=True,
+    )
 
 
 # Each step leaves out the next part of DROP_ORDER.
 _DROPS: dict[str, Callable[[_Parts], _Parts]] = {
-    "text": lambda p: dataclasses.replace(p, text=None),
-    "suspects": lambda p: dataclasses.replace(p, suspects=()),
-    "place": lambda p: dataclasses.replace(p, place=None),
-    "child_descriptions": lambda p: dataclasses.replace(p, child_descriptions=False),
-    "vehicle": lambda p: dataclasses.replace(p, vehicle=None),
+    "text": lambda p: _drop(p, text=None) if p.text else p,
+    "suspects": lambda p: _drop(p, suspects=()) if p.suspects else p,
+    "place": lambda p: _drop(p, place=None) if p.place else p,
+    "child_descriptions": lambda p: (
+        _drop(p, child_descriptions=False)
+        if p.child_descriptions and any(c.description for c in p.children)
+        else p
+    ),
+    "vehicle": lambda p: _drop(p, vehicle=None) if p.vehicle else p,
 }
+
+
+def _drop(parts: _Parts, **left_out: Any) -> _Parts:
+    return dataclasses.replace(parts, dropped=True, **left_out)
 
 
 def _shorten_children(parts: _Parts) -> _Parts:
@@ -343,9 +387,19 @@ def _safely(language: str, render: Callable[[str], str]) -> str:
         return render(i18n.DEFAULT_LANGUAGE)
 
 
+def _changes(
+    kind: Kind, content: AlertContent, previous_content: dict[str, Any] | None
+) -> Changes | None:
+    """What an update changed, when the version before it is known."""
+    if kind != "update" or previous_content is None:
+        return None
+    return Changes.between(AlertContent.from_stored(previous_content), content)
+
+
 def render_sms(
     *,
     alert_content: dict[str, Any],
+    previous_content: dict[str, Any] | None = None,
     kind: Kind,
     cancel_reason: str | None = None,
     agency: str,
@@ -355,14 +409,17 @@ def render_sms(
 ) -> str:
     """The SMS for one alert version in `language`, fitted to `budget` segments if it can be.
 
-    `alert_content` is an alert's stored content (an `AlertIn` dump); `link` the alert's
-    short page URL. The plate and the link are always kept.
+    `alert_content` is the version's stored content (read by `AlertContent.from_stored`,
+    never re-validated); `previous_content` the version before it, which makes an update
+    say what changed. `link` is the alert's short page URL. The plate and the link are
+    always kept.
     """
     _check(kind)
-    content = AlertIn.model_validate(alert_content)
+    content = AlertContent.from_stored(alert_content)
+    changes = _changes(kind, content, previous_content)
 
     def in_language(code: str) -> str:
-        parts = _parts(content, language=code, agency=agency, link=link)
+        parts = _parts(content, language=code, agency=agency, link=link, changes=changes)
         lines = _render_lines(kind=kind, cancel_reason=cancel_reason, language=code)
         return _fit(
             lambda p: "\n".join(lines(p)).translate(_PLAIN),
@@ -377,6 +434,7 @@ def render_sms(
 def render_channel(
     *,
     alert_content: dict[str, Any],
+    previous_content: dict[str, Any] | None = None,
     kind: Kind,
     cancel_reason: str | None = None,
     agency: str,
@@ -385,13 +443,15 @@ def render_channel(
 ) -> tuple[str, str]:
     """The (title, body) of one alert version for Apprise channels: every part, no budget.
 
-    The title is the message's first line; the body is the whole message.
+    The title is the message's first line; the body is the whole message. The contents are
+    read as `render_sms` reads them.
     """
     _check(kind)
-    content = AlertIn.model_validate(alert_content)
+    content = AlertContent.from_stored(alert_content)
+    changes = _changes(kind, content, previous_content)
 
     def in_language(code: str) -> str:
-        parts = _parts(content, language=code, agency=agency, link=link)
+        parts = _parts(content, language=code, agency=agency, link=link, changes=changes)
         lines = _render_lines(kind=kind, cancel_reason=cancel_reason, language=code)
         return "\n".join(lines(parts))
 

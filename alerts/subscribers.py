@@ -154,11 +154,12 @@ def set_tester(*, session: Session, phone: str, tester: bool = True) -> Subscrib
 
 def mark_unreachable(session: Session, subscriber_id: int, error_code: str) -> None:
     """After a permanent provider error: 21610 (replied STOP) opts the number out; an invalid
-    or unreachable number stops being sent to. Either way they leave the audience."""
+    or unreachable number (21211, 30005, 30006) is marked `unreachable` and sent nothing more.
+    Either way they leave the audience, until they text JOIN or START."""
     subscriber = session.get_one(Subscriber, subscriber_id)
     if subscriber.status != "active":
         return
-    subscriber.status = "opted_out" if error_code == OPTED_OUT else "undeliverable"
+    subscriber.status = "opted_out" if error_code == OPTED_OUT else "unreachable"
     store.set_subscriber_locations_active(
         session=session, subscriber_id=subscriber_id, active=False
     )

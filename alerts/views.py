@@ -1,4 +1,6 @@
-"""Alerts as the API shows them: identifiers and JSON shapes built from stored rows."""
+"""Alerts as the API shows them: identifiers and JSON shapes built from stored rows.
+
+Stored content is read through `AlertContent.from_stored` and never re-validated."""
 
 from __future__ import annotations
 
@@ -7,8 +9,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from alerts import store
+from alerts.content import AlertContent
 from alerts.models import Alert
-from alerts.schemas import AlertIn, AlertOut, AudienceOut, AuditEntryOut, AuditOut
+from alerts.schemas import (
+    AlertContentOut,
+    AlertOut,
+    AudienceOut,
+    AuditEntryOut,
+    AuditOut,
+    LanguageMessageOut,
+)
+from alerts.sms import render_channel, render_sms, segments
+from haven.languages import LANGUAGES
 
 
 def cap_identifier(alert: Alert, version: int | None = None) -> str:
@@ -39,8 +51,38 @@ def alert_out(*, session: Session, alert: Alert) -> dict[str, Any]:
         expires=alert.expires,
         cancel_reason=alert.cancel_reason,
         audience=AudienceOut.model_validate(alert.audience) if alert.audience else None,
-        content=AlertIn.model_validate(alert.content),
+        content=AlertContentOut.model_validate(AlertContent.from_stored(alert.content)),
     ).model_dump(mode="json", exclude_none=True)
+
+
+def messages_out(
+    *, session: Session, alert: Alert, public_url: str, budget: int
+) -> dict[str, dict[str, Any]]:
+    """What each language's subscribers receive for the alert's current version (rendered
+    as dispatch renders it), keyed by language; empty if no version has gone out. Needs an
+    app context."""
+    versions = store.fetch_versions(session=session, alert_id=alert.id)
+    if not versions or versions[-1].msg_type == "Cancel":
+        return {}
+    current = versions[-1]
+    previous = versions[-2].content if len(versions) > 1 else None
+    agency = store.get_agency(session=session, agency_id=alert.agency_id).name
+    kind = "update" if current.msg_type == "Update" else "alert"
+    options: dict[str, Any] = {
+        "alert_content": current.content,
+        "previous_content": previous,
+        "kind": kind,
+        "agency": agency,
+        "link": f"{public_url}/a/{alert.id}",
+    }
+    messages = {}
+    for language in LANGUAGES:
+        sms = render_sms(language=language, budget=budget, **options)
+        title, body = render_channel(language=language, **options)
+        messages[language] = LanguageMessageOut(
+            sms=sms, segments=segments(sms).count, title=title, body=body
+        ).model_dump(mode="json")
+    return messages
 
 
 def audit_out(*, session: Session, alert: Alert) -> dict[str, Any]:

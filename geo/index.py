@@ -116,14 +116,16 @@ class AudienceIndex:
         cells_per_location: float = DEFAULT_CELLS_PER_LOCATION,
         compact_at: int | None = DEFAULT_COMPACT_AT,
         as_of: str = "",
+        source: str = "",
     ) -> AudienceIndex:
         """Index locations given as parallel arrays (ids unique, below 2³¹; lon/lat in degrees).
 
-        `as_of` is kept with the snapshot and saved with it: say which database changes the
-        arrays include, so a process that opens the file knows which ones to apply after.
+        `as_of` and `source` are kept with the snapshot and saved with it: say which database
+        the arrays come from and which of its changes they include, so a process that opens
+        the file can tell whether it belongs to its database and which changes to apply after.
         """
         arrays = check_points(location_ids, subscriber_ids, lon, lat)
-        snapshot = Snapshot.build(*arrays, cells_per_location, as_of)
+        snapshot = Snapshot.build(*arrays, cells_per_location, as_of, source)
         return cls(snapshot, compact_at=compact_at, cells_per_location=cells_per_location)
 
     @classmethod
@@ -149,6 +151,11 @@ class AudienceIndex:
     def as_of(self) -> str:
         """The marker given to build() or save(), e.g. the last database change included."""
         return self._state[0].as_of
+
+    @property
+    def source(self) -> str:
+        """The name given to build(), e.g. the id of the database the points came from."""
+        return self._state[0].source
 
     def __len__(self) -> int:
         snapshot, delta = self._state
@@ -353,6 +360,7 @@ def _merged(snapshot: Snapshot, delta: _Delta, cells_per_location: float) -> Sna
         np.concatenate([snapshot.lat[live], delta.lat]),
         cells_per_location,
         snapshot.as_of,
+        snapshot.source,
     )
 
 

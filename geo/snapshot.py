@@ -28,7 +28,8 @@ DEFAULT_CELLS_PER_LOCATION = 1.0
 """Grid density; measured on 10M clustered US points in docs/geo.md (4 B a location)."""
 
 MAGIC = b"HAVENGEO"
-FORMAT = 1
+FORMAT = 2
+"""2 added `source`; files of other formats are refused (ValueError), so callers rebuild."""
 _ALIGN = 64
 _ARRAYS = ("offsets", "location_ids", "subscriber_ids", "lon", "lat")
 
@@ -52,6 +53,8 @@ class Snapshot:
     lat: Floats
     as_of: str = ""
     """An opaque marker from the caller, e.g. the last database change the snapshot includes."""
+    source: str = ""
+    """An opaque name from the caller of where the points came from, e.g. a database's id."""
 
     def __len__(self) -> int:
         return len(self.location_ids)
@@ -74,6 +77,7 @@ class Snapshot:
         lat: Floats,
         cells_per_location: float = DEFAULT_CELLS_PER_LOCATION,
         as_of: str = "",
+        source: str = "",
     ) -> Snapshot:
         """Sort checked arrays (see check_points) by grid cell."""
         grid = Grid.fit(lon, lat, max(1, round(len(lon) * cells_per_location)))
@@ -95,6 +99,7 @@ class Snapshot:
             lon=lon[order],
             lat=lat[order],
             as_of=as_of,
+            source=source,
         )
 
 
@@ -146,7 +151,12 @@ def write_snapshot(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
     for name, array in arrays.items():
         table[name] = {"dtype": array.dtype.str, "length": len(array), "at": at}
         at = _aligned(at + array.nbytes)
-    meta = {"format": FORMAT, "as_of": snapshot.as_of, "grid": asdict(snapshot.grid)}
+    meta = {
+        "format": FORMAT,
+        "as_of": snapshot.as_of,
+        "source": snapshot.source,
+        "grid": asdict(snapshot.grid),
+    }
     header = json.dumps({**meta, "arrays": table}).encode()
     start = _aligned(len(MAGIC) + 8 + len(header))
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -185,7 +195,12 @@ def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
             at = start + int(spec["at"])
             mapped = np.memmap(path, dtype=dtype, mode="r", offset=at, shape=(length,))
             arrays[name] = mapped.view(np.ndarray)
-    return Snapshot(grid=Grid(**meta["grid"]), as_of=str(meta["as_of"]), **arrays)
+    return Snapshot(
+        grid=Grid(**meta["grid"]),
+        as_of=str(meta["as_of"]),
+        source=str(meta["source"]),
+        **arrays,
+    )
 
 
 def _aligned(at: int) -> int:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import datetime
 import json
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from flask import Flask
+from pydantic import ValidationError
 
 from haven import migrate
 from haven.app import create_app
 from haven.db import get_session
 from haven.errors import HavenError
+from haven.settings import Settings, describe_errors
+
+if TYPE_CHECKING:
+    from takedown.service import PlatformCredentials
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a one-line-per-problem error naming each variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "\n".join(describe_errors(exc))
+        raise click.ClickException(f"invalid settings, not starting:\n{problems}") from None
 
 
 class _Context:
@@ -23,7 +38,7 @@ class _Context:
     @property
     def app(self) -> Flask:
         if self._app is None:
-            self._app = create_app()
+            self._app = create_app(load_settings())
         return self._app
 
 
@@ -54,7 +69,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve Haven with gunicorn (and, by default, an in-process background worker)."""
     from haven.server import run
 
-    run(host=host, port=port, workers=workers, threads=threads)
+    # Validated here, in the arbiter, so a bad setting stops the server before any worker boots.
+    settings = load_settings()
+    run(settings=settings, host=host, port=port, workers=workers, threads=threads)
 
 
 @main.command()
@@ -99,27 +116,132 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+def _emit_credentials(credentials: PlatformCredentials, as_json: bool) -> None:
+    data: dict[str, Any] = {
+        "name": credentials.name,
+        "api_key": credentials.api_key,
+        "stopncii_subscription_key": credentials.stopncii_subscription_key,
+        "stopncii_fetch_function_key": credentials.stopncii_fetch_function_key,
+    }
+    if credentials.sandbox:
+        data["sandbox"] = True
+        data["feed"] = "/api/v1/sandbox/feed"
+        data["stopncii"] = "/stopncii/sandbox/v1"
+    if credentials.previous_keys_expire is not None:
+        data["previous_keys_expire"] = _iso(credentials.previous_keys_expire)
+    _emit(data, as_json)
+    if not as_json:
+        click.echo("Store these now: Haven keeps only their hashes and cannot show them again.")
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
 @platform.command("add")
 @click.argument("name")
+@click.option("--sandbox", is_flag=True, help="Credentials for the sandbox feeds only.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_ctx
-def platform_add(ctx: _Context, name: str, as_json: bool) -> None:
+def platform_add(ctx: _Context, name: str, sandbox: bool, as_json: bool) -> None:
     """Register a platform and print its credentials. They are shown only this once."""
     from takedown.service import add_platform
 
     with ctx.app.app_context():
-        credentials = add_platform(session=get_session(), name=name)
-    _emit(
+        credentials = add_platform(session=get_session(), name=name, sandbox=sandbox)
+    _emit_credentials(credentials, as_json)
+
+
+@platform.command("rotate")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_ctx
+def platform_rotate(ctx: _Context, name: str, as_json: bool) -> None:
+    """Print new credentials; the current ones keep working for HAVEN_PLATFORM_KEY_GRACE_HOURS."""
+    from takedown.service import rotate_platform
+
+    with ctx.app.app_context():
+        hours = ctx.app.extensions["haven.settings"].platform_key_grace_hours
+        credentials = rotate_platform(
+            session=get_session(), name=name, grace=datetime.timedelta(hours=hours)
+        )
+    _emit_credentials(credentials, as_json)
+
+
+@platform.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_ctx
+def platform_list(ctx: _Context, as_json: bool) -> None:
+    """Each platform's last poll, protocol, cursor lag and feedback counts."""
+    from takedown.service import list_platforms
+
+    with ctx.app.app_context():
+        summaries = list_platforms(session=get_session())
+    now = datetime.datetime.now(datetime.UTC)
+    rows = [
         {
-            "name": credentials.name,
-            "api_key": credentials.api_key,
-            "stopncii_subscription_key": credentials.stopncii_subscription_key,
-            "stopncii_fetch_function_key": credentials.stopncii_fetch_function_key,
-        },
-        as_json,
+            "name": p.name,
+            "sandbox": p.sandbox,
+            "revoked": p.revoked,
+            "last_poll": _iso(p.last_poll),
+            "protocol": p.protocol,
+            "lag_changes": p.lag_changes,
+            "lag_oldest": _iso(p.lag_oldest),
+            "lag_oldest_age_seconds": (
+                int((now - p.lag_oldest).total_seconds()) if p.lag_oldest else None
+            ),
+            "previous_keys_expire": _iso(p.previous_keys_expire),
+            "feedback": p.feedback,
+        }
+        for p in summaries
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    header = ("NAME", "KIND", "LAST POLL", "PROTOCOL", "LAG", "OLDEST UNFETCHED", "FEEDBACK")
+    table = [header]
+    for p in summaries:
+        kind = "revoked" if p.revoked else ("sandbox" if p.sandbox else "real")
+        oldest = _age(now - p.lag_oldest) if p.lag_oldest is not None else "-"
+        feedback = ", ".join(f"{k} {v}" for k, v in sorted(p.feedback.items()))
+        table.append(
+            (
+                p.name,
+                kind,
+                _iso(p.last_poll) or "never",
+                p.protocol,
+                str(p.lag_changes),
+                oldest,
+                feedback or "-",
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _age(elapsed: datetime.timedelta) -> str:
+    seconds = max(0, int(elapsed.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+@platform.command("sandbox-hashes")
+@click.option("--count", default=100, show_default=True, type=int, help="Images and videos.")
+@pass_ctx
+def platform_sandbox_hashes(ctx: _Context, count: int) -> None:
+    """Add synthetic hashes to the sandbox feed: COUNT images (PDQ, MD5) and COUNT videos (MD5)."""
+    from takedown.service import add_sandbox_hashes
+
+    with ctx.app.app_context():
+        made = add_sandbox_hashes(session=get_session(), count=count)
+    click.echo(
+        f"added {len(made.keys)} sandbox hashes from {count} synthetic images and {count} "
+        f"synthetic videos (each image's own PDQ); they are served only on the sandbox feeds"
     )
-    if not as_json:
-        click.echo("Store these now: Haven keeps only their hashes and cannot show them again.")
 
 
 @platform.command("revoke")

@@ -8,7 +8,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, create_engine, event, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -181,3 +191,22 @@ def take_numbers(session: Session, name: str, count: int = 1) -> range:
     if last is None:
         raise RuntimeError(f"counter {name!r} does not exist; is the database migrated?")
     return range(last - count + 1, last + 1)
+
+
+class Instance(Base):
+    """The one row naming this database: a random id written by migration 0004.
+
+    A database reset or created afresh at the same URL gets a new id, so caches built from
+    the database (the shared audience snapshot) can tell whether they belong to it.
+    """
+
+    __tablename__ = "haven_instance"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+def get_database_identity(session: Session) -> str:
+    """This database's random id, or "" when it has none (not migrated to 0004): a cache
+    must then trust nothing it did not build from this database itself."""
+    return session.scalar(select(Instance.id).order_by(Instance.id).limit(1)) or ""

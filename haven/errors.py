@@ -76,6 +76,12 @@ class TooManyRequests(HavenError):
     status = 429
     code = "rate_limited"
 
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Any = None, retry_after: int = 0
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retry_after = retry_after  # seconds; sent as Retry-After when set
+
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The JSON shape of every API error."""
@@ -114,7 +120,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HavenError)
     def _domain(exc: HavenError) -> Response:
-        return json_error(exc.status, exc.code, exc.message, exc.details)
+        response = json_error(exc.status, exc.code, exc.message, exc.details)
+        if isinstance(exc, TooManyRequests) and exc.retry_after > 0:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Response:

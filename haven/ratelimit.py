@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import time
 from typing import cast
 
 from flask import Flask, current_app, request
-from limits import parse
+from limits import parse, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
@@ -37,6 +39,20 @@ class Throttle:
             raise TooManyRequests(
                 f"Too many requests. Please wait {item.get_expiry()} seconds and try again."
             )
+
+    def limit_subject(self, limit: str, scope: str, subject: str) -> None:
+        """Count one request by `subject` (an account, never an address) against each limit of
+        `limit` ("600/minute;10000/hour"), or raise 429 naming the limit, with Retry-After."""
+        for item in parse_many(limit):
+            if not self.limiter.hit(item, scope, subject):
+                reset = self.limiter.get_window_stats(item, scope, subject).reset_time
+                wait = max(1, math.ceil(reset - time.time()))
+                raise TooManyRequests(
+                    f"Rate limit of {item} per platform reached on the {scope} routes. "
+                    f"Retry after {wait} seconds.",
+                    details={"limit": str(item), "retry_after": wait},
+                    retry_after=wait,
+                )
 
     def check_lock(self, scope: str, subject: str, *, minutes: int) -> None:
         """Raise 423 while `subject` is locked after too many failures."""

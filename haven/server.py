@@ -11,10 +11,12 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from haven.app import create_app
+from haven.settings import Settings
 
 
 class _HavenServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
         self.options = options
         super().__init__()
 
@@ -25,14 +27,15 @@ class _HavenServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from haven.worker import start_in_process
 
-        app = create_app()
+        app = create_app(self.settings)
         start_in_process(app)
         return app
 
 
-def run(*, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve until interrupted."""
+def run(*, settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the app made from `settings` until interrupted."""
     _HavenServer(
+        settings,
         {
             "bind": f"{host}:{port}",
             "workers": workers,
@@ -44,5 +47,5 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             # Gunicorn 27's control socket is one path per user: servers would collide.
             "control_socket_disable": True,
             "timeout": 60,
-        }
+        },
     ).run()

@@ -1,15 +1,53 @@
-"""Every setting Haven reads from the environment, read once and validated at start-up."""
+"""Every setting Haven reads from the environment, read once and validated at start-up.
+
+Domain code reads the running app's settings with `get_settings()`, never by importing the
+app factory.
+"""
 
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from flask import current_app
+from limits import parse_many
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = PROJECT_ROOT / "instance"
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data_root() -> Path:
+    """Where templates, static files, translations and migrations are: the source checkout,
+    or `<prefix>/share/haven/` when Haven runs from an installed wheel (pyproject.toml)."""
+    if (SOURCE_ROOT / "templates").is_dir():
+        return SOURCE_ROOT
+    return Path(sys.prefix) / "share" / "haven"
+
+
+PROJECT_ROOT = _data_root()
+# The SQLite database and the audience snapshot: in the checkout, or under the working
+# directory of an installed Haven.
+INSTANCE_DIR = SOURCE_ROOT / "instance" if PROJECT_ROOT == SOURCE_ROOT else Path.cwd() / "instance"
+
+
+# Settings in the `limits` syntax ("30/minute", "3/hour;5/day").
+RATE_LIMIT_FIELDS = (
+    "case_submit_rate",
+    "case_lookup_rate",
+    "feed_rate_per_platform",
+    "subscription_code_per_phone_rate",
+    "subscription_code_per_client_rate",
+    "subscription_channel_per_client_rate",
+    "subscription_channel_per_destination_rate",
+    "subscription_sms_per_sender_rate",
+)
+
+# Settings whose values must not be echoed back in an error message.
+_SECRET_FIELDS = frozenset(
+    {"database_url", "secret_key", "redis_url", "broker_url", "metrics_token"}
+)
 
 
 class Settings(BaseSettings):
@@ -31,6 +69,8 @@ class Settings(BaseSettings):
     # How many reverse proxies in front of Haven may set X-Forwarded-For (0: none trusted).
     proxy_hops: int = 0
     log_level: str = "INFO"
+    # Bearer token for `GET /metrics`. Unset: /metrics answers loopback peers only.
+    metrics_token: str | None = None
 
     # Take It Down
     max_case_hashes: int = Field(default=100, ge=1, le=10_000)
@@ -40,6 +80,10 @@ class Settings(BaseSettings):
     pin_max_failures: int = 5
     pin_lockout_minutes: int = 15
     feed_max_page: int = 10_000
+    # Requests one platform may make to its feed routes (native and StopNCII together).
+    feed_rate_per_platform: str = "600/minute"
+    # How long a platform's previous credentials keep working after `haven platform rotate`.
+    platform_key_grace_hours: float = Field(default=24, ge=0, le=24 * 90)
 
     # AMBER alerts
     # Where processes share the audience index as a memory-mapped file (empty: each process
@@ -55,6 +99,8 @@ class Settings(BaseSettings):
     # many to be sent again after its lease runs out: the bound on duplicates.
     dispatch_batch: int = Field(default=100, ge=1, le=10_000)
     dispatch_lease_seconds: float = Field(default=60.0, gt=0)
+    # Times a delivery is tried (a worker that dies mid-batch spends one) before it fails.
+    dispatch_max_attempts: int = Field(default=5, ge=1, le=100)
     # Subscriptions: limits against abuse (SMS pumping, channel spam), per the `limits` syntax.
     subscription_code_per_phone_rate: str = "3/hour;5/day"
     subscription_code_per_client_rate: str = "10/hour;30/day"
@@ -78,6 +124,16 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator(*RATE_LIMIT_FIELDS)
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        # Checked here so that a typo stops start-up, not every request that hits the limit.
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f'{value!r} is not a rate limit like "30/minute"') from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _psycopg3_driver(cls, url: str) -> str:
@@ -91,3 +147,33 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Whether the database is the embedded SQLite one."""
         return self.database_url.startswith("sqlite")
+
+
+def environment_variable(field_name: str) -> str:
+    """The environment variable that sets `field_name` (a field name or its alias)."""
+    field = Settings.model_fields.get(field_name)
+    if field is None:
+        return field_name  # already an alias, such as TWILIO_AUTH_TOKEN
+    return field.alias or f"{Settings.model_config.get('env_prefix', '')}{field_name.upper()}"
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per invalid setting, naming its environment variable and what is wrong."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        variable = environment_variable(name)
+        if problem["type"] == "value_error":
+            # Our own validators' messages already quote the value.
+            lines.append(f"{variable}: {problem['ctx']['error']}")
+        elif name in _SECRET_FIELDS or variable.startswith("TWILIO_"):
+            lines.append(f"{variable}: {problem['msg']}")
+        else:
+            lines.append(f"{variable}: {problem['msg']} (got {problem['input']!r})")
+    return lines
+
+
+def get_settings() -> Settings:
+    """The settings of the current app (set by `create_app`)."""
+    settings: Settings = current_app.extensions["haven.settings"]
+    return settings

@@ -20,10 +20,10 @@ I18N_MO := $(I18N_PO:.po=.mo)
 
 translations: $(I18N_MO)
 
-$(I18N_DIR)/%/LC_MESSAGES/messages.mo: $(I18N_DIR)/%/LC_MESSAGES/messages.po | $(RUN_STAMP)
+$(I18N_DIR)/%/LC_MESSAGES/messages.mo: $(I18N_DIR)/%/LC_MESSAGES/messages.po | $(I18N_BIN)/pybabel
 	$(PYBABEL) compile --domain=messages --input-file=$< --output-file=$@ --locale=$*
 
-messages: | $(RUN_STAMP)
+messages: | $(I18N_BIN)/pybabel
 	$(PYBABEL) extract --mapping-file=babel.cfg --output-file=$(I18N_POT) \
 		--add-comments=Translators: --strip-comment-tags --add-location=file \
 		--project=Haven --version=1 --copyright-holder="Haven contributors" \

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from haven.app import get_settings
 from haven.db import get_session
+from haven.metrics import counts_submissions
 from haven.openapi import document
 from haven.privacy import anonymous
 from haven.ratelimit import get_throttle
+from haven.settings import get_settings
 from haven.web import parse_json
 from takedown import service
 from takedown.schemas import CaseCreated, CaseIn, CaseStatusOut, as_dict
@@ -35,6 +36,7 @@ def _pin() -> str:
     responses={201: CaseCreated},
     tags=("takedown",),
 )
+@counts_submissions
 def create_case() -> tuple[Response, int]:
     """Store a case and return its number and PIN (shown once)."""
     settings = get_settings()

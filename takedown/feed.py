@@ -1,4 +1,8 @@
-"""The platforms' native API: the incremental hash feed, the full export, and feedback."""
+"""The platforms' native API: the incremental hash feed, the full export, and feedback.
+
+The same blueprint is registered twice: at /api/v1/feed for real platforms, and at
+/api/v1/sandbox/feed for sandbox platforms, which see only synthetic hashes.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from haven.auth import bearer_token
 from haven.db import get_session
 from haven.openapi import document
+from haven.ratelimit import get_throttle
+from haven.settings import get_settings
 from haven.web import Strict, parse_json, parse_query
 from takedown import service
 from takedown.models import Platform
@@ -26,13 +32,31 @@ from takedown.schemas import (
 )
 
 bp = Blueprint("takedown_feed", __name__, url_prefix="/api/v1/feed")
+SANDBOX_NAME, SANDBOX_PREFIX = "takedown_feed_sandbox", "/api/v1/sandbox/feed"
 
 
 @bp.before_request
 def _authenticate() -> None:
-    g.platform = service.authenticate_platform(
-        session=get_session(), credential="api_key", secret=bearer_token()
+    platform = service.authenticate_platform(
+        session=get_session(),
+        credential="api_key",
+        secret=bearer_token(),
+        sandbox=request.blueprint == SANDBOX_NAME,
     )
+    # Keyed by the platform, shared with its StopNCII routes: one budget per platform.
+    get_throttle().limit_subject(get_settings().feed_rate_per_platform, "feed", str(platform.id))
+    g.platform = platform
+
+
+@bp.after_request
+def _name_the_feed(response: Response) -> Response:
+    """Answers carry `Haven-Instance` and `Haven-Feed-Last`, so that a client can tell a cursor
+    from another Haven, or a feed restored to an earlier point, from a quiet feed."""
+    if response.status_code in (200, 304):
+        instance, last = service.describe_feed(session=get_session())
+        response.headers["Haven-Instance"] = instance
+        response.headers["Haven-Feed-Last"] = str(last)
+    return response
 
 
 def _platform() -> Platform:
@@ -130,7 +154,7 @@ def export() -> Response:
     tags=("feed",),
 )
 def feedback() -> tuple[str, int]:
-    """Add to the platform's counts for one hash and outcome."""
+    """Record the platform's outcome for one hash; it replaces any earlier one."""
     service.record_feedback(
         session=get_session(), platform=_platform(), feedback=[parse_json(FeedbackIn)]
     )
@@ -149,8 +173,11 @@ def own_feedback() -> Response:
     """Only the calling platform's feedback; other platforms' reports are not shown."""
     query = parse_query(FeedbackQuery)
     session = get_session()
-    hash_row = service.find_hash(session=session, algorithm=query.algorithm, value=query.value)
-    mine = service.own_feedback(session=session, platform=_platform(), hash_ids=[hash_row.id])
+    platform = _platform()
+    hash_row = service.find_hash(
+        session=session, platform=platform, algorithm=query.algorithm, value=query.value
+    )
+    mine = service.own_feedback(session=session, platform=platform, hash_ids=[hash_row.id])
     listing = FeedbackList(
         feedback=[
             FeedbackOut(algorithm=query.algorithm, value=query.value, outcome=outcome, count=n)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base, BigId, UTCDateTime
@@ -13,6 +13,8 @@ MEDIA = ("image", "video")
 ALGORITHMS = ("md5", "sha1", "sha256", "pdq")
 OUTCOMES = ("matched", "removed", "not_violating", "unable_to_action")
 ACTIVE, WITHDRAWN = "active", "withdrawn"
+# The signals the StopNCII protocol defines; its route serves only these.
+STOPNCII_SIGNALS = (("image", "pdq"), ("video", "md5"))
 
 
 class Platform(Base):
@@ -27,8 +29,23 @@ class Platform(Base):
     stopncii_fetch_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
-    # Highest feed cursor delivered to this platform: every change at or below it was fetched.
+    # Highest feed cursor the native feed delivered to this platform: every change at or below
+    # it was fetched, of every algorithm.
     fetched_cursor: Mapped[int] = mapped_column(BigId, default=0)
+    # The same through the StopNCII route, which serves only STOPNCII_SIGNALS: a change of
+    # another signal at or below it was never served by that route.
+    stopncii_fetched_cursor: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
+    native_polled_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    stopncii_polled_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    # A sandbox platform sees only synthetic hashes, on the sandbox routes only.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # After a rotation the previous credentials keep working until this moment.
+    previous_api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_stopncii_subscription_key_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True
+    )
+    previous_stopncii_fetch_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_key_expires_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Case(Base):
@@ -45,12 +62,17 @@ class Case(Base):
 
 
 class Hash(Base):
-    """One distinct hash, shared by every case that submitted it; active while any case is."""
+    """One distinct hash, shared by every case that submitted it; active while any case is.
+
+    Sandbox hashes are synthetic, held by no case, and a row of their own even when a value
+    equals a real one: the real feed never serves them, the sandbox feed serves nothing else.
+    """
 
     __tablename__ = "takedown_hash"
-    __table_args__ = (UniqueConstraint("media", "algorithm", "value"),)
+    __table_args__ = (UniqueConstraint("sandbox", "media", "algorithm", "value"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     media: Mapped[str] = mapped_column(String(8))
     algorithm: Mapped[str] = mapped_column(String(8))
     value: Mapped[str] = mapped_column(String(64))
@@ -82,6 +104,7 @@ class FeedChange(Base):
 
     cursor: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     hash_id: Mapped[int] = mapped_column(ForeignKey("takedown_hash.id"))
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     media: Mapped[str] = mapped_column(String(8))
     algorithm: Mapped[str] = mapped_column(String(8))
     value: Mapped[str] = mapped_column(String(64))
@@ -90,13 +113,16 @@ class FeedChange(Base):
 
 
 class Feedback(Base):
-    """What one platform reported doing about one hash, with a running count per outcome."""
+    """What one platform last reported doing about one hash, whichever API carried it.
+
+    One row per (platform, hash): a later report replaces the outcome and its item count.
+    """
 
     __tablename__ = "takedown_feedback"
 
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), primary_key=True)
     hash_id: Mapped[int] = mapped_column(ForeignKey("takedown_hash.id"), primary_key=True)
-    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20))
     count: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
 

@@ -13,9 +13,8 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import get_locale, gettext, ngettext
 from werkzeug.wrappers import Response
 
-from haven.app import get_settings
 from haven.privacy import anonymous
-from haven.settings import Settings
+from haven.settings import Settings, get_settings
 
 bp = anonymous(Blueprint("takedown_pages", __name__))
 

@@ -10,16 +10,18 @@ import dataclasses
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haven import auth
-from haven.db import this_hour, utcnow, write
-from haven.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from haven.db import get_database_identity, this_hour, utcnow, write
+from haven.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from haven.metrics import count_feed_poll
 from haven.ratelimit import Throttle
 from takedown import codes, store
-from takedown.models import ACTIVE, WITHDRAWN, Case, Hash, Platform
+from takedown.models import ACTIVE, STOPNCII_SIGNALS, WITHDRAWN, Case, Hash, Platform
 from takedown.schemas import (
     CaseCreated,
     CaseHashOut,
@@ -28,6 +30,9 @@ from takedown.schemas import (
     Feedback,
     FeedbackIn,
 )
+
+if TYPE_CHECKING:
+    from takedown.sandbox import SyntheticHashes
 
 PIN_SCOPE = "case-pin"
 
@@ -142,7 +147,9 @@ def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
                 algorithm=h.algorithm,
                 value=h.value,
                 status=h.status,
-                platforms_fetched=sum(1 for c in cursors if c >= h.cursor),
+                platforms_fetched=sum(
+                    1 for native, stopncii in cursors if _fetched(h, native, stopncii)
+                ),
                 feedback=totals.get(h.id, {}),
             )
             for h in hashes
@@ -150,30 +157,48 @@ def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
     )
 
 
+def _fetched(h: Hash, native: int, stopncii: int) -> bool:
+    """Whether a platform with these route cursors was served `h`'s latest change: the native
+    route serves every algorithm, the StopNCII route only the StopNCII signals."""
+    if native >= h.cursor:
+        return True
+    return (h.media, h.algorithm) in STOPNCII_SIGNALS and stopncii >= h.cursor
+
+
 # Platforms
 
 
 @dataclasses.dataclass(frozen=True)
 class PlatformCredentials:
-    """A new platform's credentials, shown once."""
+    """A platform's credentials, shown once (when added or rotated)."""
 
     name: str
     api_key: str
     stopncii_subscription_key: str
     stopncii_fetch_function_key: str
+    sandbox: bool = False
+    previous_keys_expire: datetime.datetime | None = None
 
 
-def add_platform(*, session: Session, name: str) -> PlatformCredentials:
-    """Register a platform and return its credentials; only their hashes are stored."""
+def _new_credentials(name: str, *, sandbox: bool) -> PlatformCredentials:
+    # Sandbox keys carry their own prefixes, so a sandbox key is recognisable at a glance.
+    prefix = "sb" if sandbox else ""
+    return PlatformCredentials(
+        name=name,
+        api_key=auth.new_secret(f"{prefix}hvp"),
+        stopncii_subscription_key=auth.new_secret(f"{prefix}hvs"),
+        stopncii_fetch_function_key=auth.new_secret(f"{prefix}hvf"),
+        sandbox=sandbox,
+    )
+
+
+def add_platform(*, session: Session, name: str, sandbox: bool = False) -> PlatformCredentials:
+    """Register a platform (a sandbox one sees only synthetic hashes) and return its
+    credentials; only their hashes are stored."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("A platform name is 1 to 100 characters.")
-    credentials = PlatformCredentials(
-        name=name,
-        api_key=auth.new_secret("hvp"),
-        stopncii_subscription_key=auth.new_secret("hvs"),
-        stopncii_fetch_function_key=auth.new_secret("hvf"),
-    )
+    credentials = _new_credentials(name, sandbox=sandbox)
     with write(session):
         if store.get_platform_by_name(session=session, name=name) is not None:
             raise Conflict(f"A platform named {name!r} already exists.")
@@ -188,23 +213,81 @@ def add_platform(*, session: Session, name: str) -> PlatformCredentials:
                 stopncii_fetch_key_hash=auth.hash_secret(credentials.stopncii_fetch_function_key),
                 created_at=utcnow(),
                 fetched_cursor=0,
+                stopncii_fetched_cursor=0,
+                sandbox=sandbox,
             ),
         )
     return credentials
 
 
-def authenticate_platform(*, session: Session, credential: str, secret: str) -> Platform:
-    """The unrevoked platform owning `secret` as its `credential`, or 401."""
-    column = {
-        "api_key": Platform.api_key_hash,
-        "stopncii_subscription_key": Platform.stopncii_subscription_key_hash,
-        "stopncii_fetch_function_key": Platform.stopncii_fetch_key_hash,
-    }[credential]
+def rotate_platform(
+    *, session: Session, name: str, grace: datetime.timedelta, now: datetime.datetime | None = None
+) -> PlatformCredentials:
+    """Give a platform new credentials (native and StopNCII alike). The current ones keep
+    working for `grace`; credentials of an earlier rotation stop at once."""
+    now = now or utcnow()
+    with write(session):
+        platform = store.get_platform_by_name(session=session, name=name)
+        if platform is None:
+            raise NotFound(f"No platform is named {name!r}.")
+        if platform.revoked_at is not None:
+            raise Conflict(f"{name!r} is revoked; add it again under a new name instead.")
+        credentials = dataclasses.replace(
+            _new_credentials(platform.name, sandbox=platform.sandbox),
+            previous_keys_expire=now + grace,
+        )
+        platform.previous_api_key_hash = platform.api_key_hash
+        platform.previous_stopncii_subscription_key_hash = platform.stopncii_subscription_key_hash
+        platform.previous_stopncii_fetch_key_hash = platform.stopncii_fetch_key_hash
+        platform.previous_key_expires_at = now + grace
+        platform.api_key_hash = auth.hash_secret(credentials.api_key)
+        platform.stopncii_subscription_key_hash = auth.hash_secret(
+            credentials.stopncii_subscription_key
+        )
+        platform.stopncii_fetch_key_hash = auth.hash_secret(credentials.stopncii_fetch_function_key)
+    return credentials
+
+
+_CREDENTIAL_COLUMNS = {
+    "api_key": (Platform.api_key_hash, Platform.previous_api_key_hash),
+    "stopncii_subscription_key": (
+        Platform.stopncii_subscription_key_hash,
+        Platform.previous_stopncii_subscription_key_hash,
+    ),
+    "stopncii_fetch_function_key": (
+        Platform.stopncii_fetch_key_hash,
+        Platform.previous_stopncii_fetch_key_hash,
+    ),
+}
+
+
+def authenticate_platform(
+    *, session: Session, credential: str, secret: str, sandbox: bool
+) -> Platform:
+    """The unrevoked platform owning `secret` as its `credential` (current, or previous within
+    its grace period), or 401; 403 when a sandbox key calls a real route or the reverse."""
+    column, previous = _CREDENTIAL_COLUMNS[credential]
     platform = store.get_active_platform(
-        session=session, column=column, key_hash=auth.hash_secret(secret)
+        session=session,
+        column=column,
+        previous=previous,
+        key_hash=auth.hash_secret(secret),
+        now=utcnow(),
     )
     if platform is None:
-        raise Unauthorized("That key is unknown or has been revoked.")
+        raise Unauthorized("That key is unknown, has been revoked, or was rotated out.")
+    if platform.sandbox and not sandbox:
+        raise Forbidden(
+            "This is a sandbox key: it reads only the sandbox feeds "
+            "(/api/v1/sandbox/feed, /stopncii/sandbox/v1).",
+            code="sandbox_key",
+        )
+    if sandbox and not platform.sandbox:
+        raise Forbidden(
+            "This is a real platform's key: the sandbox feeds take sandbox keys only "
+            "(haven platform add NAME --sandbox).",
+            code="not_a_sandbox_key",
+        )
     return platform
 
 
@@ -216,6 +299,76 @@ def revoke_platform(*, session: Session, name: str) -> None:
             raise NotFound(f"No platform is named {name!r}.")
         if platform.revoked_at is None:
             platform.revoked_at = utcnow()
+
+
+@dataclasses.dataclass(frozen=True)
+class PlatformSummary:
+    """What an operator sees of one platform in `haven platform list`."""
+
+    name: str
+    sandbox: bool
+    revoked: bool
+    last_poll: datetime.datetime | None
+    protocol: str  # native, stopncii, both or none: the routes it has polled
+    lag_changes: int  # changes of its feed it has not fetched yet
+    lag_oldest: datetime.datetime | None  # when the oldest of those happened
+    previous_keys_expire: datetime.datetime | None
+    feedback: dict[str, int]  # outcome: hashes it last reported so
+
+
+def list_platforms(*, session: Session) -> list[PlatformSummary]:
+    """Every platform with its last poll, protocol, cursor lag and feedback counts."""
+    feedback = store.count_feedback_by_platform(session=session)
+    summaries = []
+    now = utcnow()
+    for p in store.fetch_platforms(session=session):
+        polls = [t for t in (p.native_polled_at, p.stopncii_polled_at) if t is not None]
+        used = [
+            name
+            for name, at in (
+                (store.NATIVE, p.native_polled_at),
+                (store.STOPNCII, p.stopncii_polled_at),
+            )
+            if at is not None
+        ]
+        protocol = "both" if len(used) == 2 else (used[0] if used else "none")
+        lag, oldest = store.get_platform_lag(session=session, platform=p)
+        expires = p.previous_key_expires_at
+        summaries.append(
+            PlatformSummary(
+                name=p.name,
+                sandbox=p.sandbox,
+                revoked=p.revoked_at is not None,
+                last_poll=max(polls) if polls else None,
+                protocol=protocol,
+                lag_changes=lag,
+                lag_oldest=oldest,
+                previous_keys_expire=expires if expires is not None and expires > now else None,
+                feedback=feedback.get(p.id, {}),
+            )
+        )
+    return summaries
+
+
+def add_sandbox_hashes(*, session: Session, count: int) -> SyntheticHashes:
+    """Put `count` synthetic images (PDQ and MD5 each) and `count` synthetic videos (MD5) in
+    the sandbox feed. They are never in the real feed, and real hashes never in theirs."""
+    if not 1 <= count <= 10_000:
+        raise InvalidInput("Generate 1 to 10,000 sandbox items at a time.")
+    from takedown import sandbox  # numpy: loaded only by the operator command
+
+    made = sandbox.generate(count)
+    with write(session):
+        ids: list[int] = []
+        for start in range(0, len(made.keys), 1000):  # bounded statements on every database
+            chunk = made.keys[start : start + 1000]
+            found = store.ensure_hashes(
+                session=session, keys=chunk, qualities=made.qualities, sandbox=True
+            )
+            ids.extend(found.values())
+        store.lock_feed(session=session)
+        store.activate_hashes(session=session, hash_ids=ids, at=this_hour())
+    return made
 
 
 # The feed
@@ -236,17 +389,31 @@ def fetch_changes(
     platform: Platform,
     after: int,
     limit: int,
-    signals: Sequence[tuple[str, str]] | None = None,
+    route: str = store.NATIVE,
 ) -> ChangeBatch:
-    """The changes after `after`, in order; records that the platform now has them."""
-    rows = store.fetch_changes(session=session, after=after, limit=limit + 1, signals=signals)
+    """The changes of the platform's feed (real or sandbox) after `after`, in order, of the
+    signals `route` serves; records that the platform now has them through that route."""
+    count_feed_poll(platform=platform.name)
+    signals = STOPNCII_SIGNALS if route == store.STOPNCII else None
+    rows = store.fetch_changes(
+        session=session, after=after, limit=limit + 1, sandbox=platform.sandbox, signals=signals
+    )
     page = rows[:limit]
     batch = ChangeBatch(page, page[-1].cursor if page else after, len(rows) > limit)
-    if page:
+    now = utcnow()
+    last_poll = platform.native_polled_at if route == store.NATIVE else platform.stopncii_polled_at
+    # Poll times are kept to the minute, so an empty poll writes at most once a minute.
+    stale = last_poll is None or now - last_poll >= datetime.timedelta(minutes=1)
+    if page or stale:
         with write(session):
-            store.advance_platform_cursor(
-                session=session, platform_id=platform.id, cursor=batch.next
-            )
+            if stale:
+                store.mark_platform_polled(
+                    session=session, platform_id=platform.id, route=route, at=now
+                )
+            if page:
+                store.advance_platform_cursor(
+                    session=session, platform_id=platform.id, cursor=batch.next, route=route
+                )
     return batch
 
 
@@ -254,6 +421,15 @@ def first_cursor_since(*, session: Session, since: datetime.datetime) -> int:
     """The cursor to poll after, to see every change from `since` on."""
     first = store.get_first_cursor_since(session=session, since=since)
     return first - 1 if first is not None else store.get_last_cursor(session=session)
+
+
+def describe_feed(*, session: Session) -> tuple[str, int]:
+    """This Haven's database identity ("" if unmigrated) and the highest cursor in its feed.
+
+    A client keeps both: another identity means its cursor is from another Haven; a last
+    cursor below its own means this feed was restored to an earlier point.
+    """
+    return get_database_identity(session), store.get_last_cursor(session=session)
 
 
 def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterator[store.HashRow]]:
@@ -265,9 +441,14 @@ def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterato
     up_to = store.get_last_cursor(session=session)
 
     def rows() -> Iterator[store.HashRow]:
-        for batch in store.stream_active_hashes(session=session, up_to=up_to):
+        for batch in store.stream_active_hashes(
+            session=session, up_to=up_to, sandbox=platform.sandbox
+        ):
             yield from batch
         with write(session):
+            store.mark_platform_polled(
+                session=session, platform_id=platform.id, route=store.NATIVE, at=utcnow()
+            )
             store.advance_platform_cursor(session=session, platform_id=platform.id, cursor=up_to)
 
     return up_to, rows()
@@ -276,11 +457,14 @@ def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterato
 def record_feedback(
     *, session: Session, platform: Platform, feedback: Sequence[FeedbackIn]
 ) -> None:
-    """Add a platform's reports to its running counts, all or none. Unknown hashes are 404."""
+    """Record a platform's reports, all or none; per hash the latest replaces any earlier one,
+    whichever API carried it. Hashes unknown to the platform's feed are 404."""
     with write(session):
         for item in feedback:
-            hash_row = find_hash(session=session, algorithm=item.algorithm, value=item.value)
-            store.add_feedback(
+            hash_row = find_hash(
+                session=session, platform=platform, algorithm=item.algorithm, value=item.value
+            )
+            store.save_feedback(
                 session=session,
                 platform_id=platform.id,
                 hash_id=hash_row.id,
@@ -302,9 +486,11 @@ def own_feedback(
     return mine
 
 
-def find_hash(*, session: Session, algorithm: str, value: str) -> Hash:
-    """A hash in the feed, or 404."""
-    hash_row = store.get_hash(session=session, algorithm=algorithm, value=value)
+def find_hash(*, session: Session, platform: Platform, algorithm: str, value: str) -> Hash:
+    """A hash in the platform's feed (real or sandbox), or 404."""
+    hash_row = store.get_hash(
+        session=session, algorithm=algorithm, value=value, sandbox=platform.sandbox
+    )
     if hash_row is None:
         raise NotFound(f"No {algorithm} hash {value} is in the feed.", code="hash_not_found")
     return hash_row

@@ -2,7 +2,8 @@
 Actioner can use Haven by pointing their StopNCII client's `base_url_override` here.
 
 Only the signals StopNCII defines are served: ImagePDQ and VideoMD5. Case numbers are a
-family's secret, so `caseNumbers` is always empty.
+family's secret, so `caseNumbers` is always empty. Registered twice: at /stopncii/v1 for real
+platforms and at /stopncii/sandbox/v1 for sandbox platforms.
 """
 
 from __future__ import annotations
@@ -12,21 +13,24 @@ import binascii
 import datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import Field
 
 from haven.auth import header_secret
 from haven.db import get_session
 from haven.errors import HavenError, Unauthorized
 from haven.openapi import document
+from haven.ratelimit import get_throttle
+from haven.settings import get_settings
 from haven.web import Out, Strict, parse_json, parse_query
-from takedown import service
-from takedown.models import ACTIVE, Platform
+from takedown import service, store
+from takedown.models import ACTIVE, STOPNCII_SIGNALS, Platform
 from takedown.schemas import FeedbackIn, check_hex
 
 bp = Blueprint("stopncii", __name__, url_prefix="/stopncii/v1")
+SANDBOX_NAME, SANDBOX_PREFIX = "stopncii_sandbox", "/stopncii/sandbox/v1"
 
-SIGNALS = {("image", "pdq"): "ImagePDQ", ("video", "md5"): "VideoMD5"}
+SIGNALS = dict(zip(STOPNCII_SIGNALS, ("ImagePDQ", "VideoMD5"), strict=True))
 TO_STOPNCII = {
     "matched": "PendingReview",
     "removed": "Blocked",
@@ -39,18 +43,23 @@ FROM_STOPNCII = {"PendingReview": "matched", "Blocked": "removed", "NotBlocked":
 @bp.before_request
 def _authenticate() -> None:
     session = get_session()
+    sandbox = request.blueprint == SANDBOX_NAME
     by_subscription = service.authenticate_platform(
         session=session,
         credential="stopncii_subscription_key",
         secret=header_secret("Ocp-Apim-Subscription-Key"),
+        sandbox=sandbox,
     )
     by_function = service.authenticate_platform(
         session=session,
         credential="stopncii_fetch_function_key",
         secret=header_secret("x-functions-key"),
+        sandbox=sandbox,
     )
     if by_subscription.id != by_function.id:
         raise Unauthorized("The two keys belong to different platforms.")
+    # The same budget as the platform's native feed routes.
+    get_throttle().limit_subject(get_settings().feed_rate_per_platform, "feed", str(by_function.id))
     g.platform = by_function
 
 
@@ -133,7 +142,7 @@ def fetch_hashes() -> Response:
         platform=platform,
         after=after,
         limit=query.pageSize,
-        signals=list(SIGNALS),
+        route=store.STOPNCII,
     )
     mine = service.own_feedback(
         session=session, platform=platform, hash_ids={r.hash_id for r in batch.rows}

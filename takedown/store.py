@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from takedown.models import (
     ACTIVE,
+    STOPNCII_SIGNALS,
     Case,
     CaseHash,
     Feedback,
@@ -21,6 +22,7 @@ from takedown.models import (
 )
 
 HashKey = tuple[str, str, str]  # (media, algorithm, value)
+NATIVE, STOPNCII = "native", "stopncii"  # the routes that serve the feed
 # (cursor, hash_id, media, algorithm, value, status, changed_at)
 ChangeRow = Row[int, int, str, str, str, str, datetime.datetime]
 # (id, media, algorithm, value, changed_at)
@@ -62,25 +64,50 @@ def get_platform_by_name(*, session: Session, name: str) -> Platform | None:
     return session.scalar(select(Platform).where(Platform.name == name))
 
 
-def get_active_platform(*, session: Session, column: Any, key_hash: str) -> Platform | None:
-    """The unrevoked platform whose credential `column` has hash `key_hash`."""
-    return session.scalar(select(Platform).where(column == key_hash, Platform.revoked_at.is_(None)))
-
-
-def fetch_platform_cursors(*, session: Session) -> list[int]:
-    """How far each unrevoked platform has fetched the feed."""
-    return list(
-        session.scalars(select(Platform.fetched_cursor).where(Platform.revoked_at.is_(None)))
+def get_active_platform(
+    *, session: Session, column: Any, previous: Any, key_hash: str, now: datetime.datetime
+) -> Platform | None:
+    """The unrevoked platform whose credential `column` has hash `key_hash`, or whose
+    `previous` credential has it and is still within its grace period."""
+    current = column == key_hash
+    in_grace = (previous == key_hash) & (Platform.previous_key_expires_at > now)
+    return session.scalar(
+        select(Platform).where(or_(current, in_grace), Platform.revoked_at.is_(None))
     )
 
 
-def advance_platform_cursor(*, session: Session, platform_id: int, cursor: int) -> None:
-    """Record that a platform has fetched every change up to `cursor` (never moves back)."""
+def fetch_platforms(*, session: Session) -> list[Platform]:
+    """Every platform, revoked or not, by name."""
+    return list(session.scalars(select(Platform).order_by(Platform.name)))
+
+
+def fetch_platform_cursors(*, session: Session) -> list[tuple[int, int]]:
+    """(native cursor, StopNCII cursor) of each unrevoked real (not sandbox) platform."""
+    rows = session.execute(
+        select(Platform.fetched_cursor, Platform.stopncii_fetched_cursor).where(
+            Platform.revoked_at.is_(None), Platform.sandbox.is_(False)
+        )
+    )
+    return [(native, stopncii) for native, stopncii in rows]
+
+
+def advance_platform_cursor(
+    *, session: Session, platform_id: int, cursor: int, route: str = NATIVE
+) -> None:
+    """Record that `route` has served a platform every change it serves up to `cursor` (never
+    moves back)."""
+    column = Platform.fetched_cursor if route == NATIVE else Platform.stopncii_fetched_cursor
     session.execute(
-        update(Platform)
-        .where(Platform.id == platform_id, Platform.fetched_cursor < cursor)
-        .values(fetched_cursor=cursor)
+        update(Platform).where(Platform.id == platform_id, column < cursor).values({column: cursor})
     )
+
+
+def mark_platform_polled(
+    *, session: Session, platform_id: int, route: str, at: datetime.datetime
+) -> None:
+    """Record when a platform last polled through `route`."""
+    column = Platform.native_polled_at if route == NATIVE else Platform.stopncii_polled_at
+    session.execute(update(Platform).where(Platform.id == platform_id).values({column: at}))
 
 
 # Cases and hashes
@@ -108,11 +135,17 @@ def get_case_by_number(*, session: Session, number: str) -> Case | None:
 
 
 def ensure_hashes(
-    *, session: Session, keys: Sequence[HashKey], qualities: dict[HashKey, int | None]
+    *,
+    session: Session,
+    keys: Sequence[HashKey],
+    qualities: dict[HashKey, int | None],
+    sandbox: bool = False,
 ) -> dict[HashKey, int]:
-    """The ids of these hashes, inserting the ones never seen (race-free across writers)."""
+    """The ids of these (real or sandbox) hashes, inserting the ones never seen (race-free
+    across writers)."""
     rows_in = [
         {
+            "sandbox": sandbox,
             "media": m,
             "algorithm": a,
             "value": v,
@@ -125,13 +158,14 @@ def ensure_hashes(
     ]
     session.execute(
         _insert(session, Hash.__table__).on_conflict_do_nothing(
-            index_elements=["media", "algorithm", "value"]
+            index_elements=["sandbox", "media", "algorithm", "value"]
         ),
         rows_in,
     )
     rows = session.execute(
         select(Hash.media, Hash.algorithm, Hash.value, Hash.id).where(
-            tuple_(Hash.media, Hash.algorithm, Hash.value).in_(list(keys))
+            Hash.sandbox.is_(sandbox),
+            tuple_(Hash.media, Hash.algorithm, Hash.value).in_(list(keys)),
         )
     )
     return {(m, a, v): hash_id for m, a, v, hash_id in rows}
@@ -187,6 +221,7 @@ def append_changes(
         [
             {
                 "hash_id": h.id,
+                "sandbox": h.sandbox,
                 "media": h.media,
                 "algorithm": h.algorithm,
                 "value": h.value,
@@ -217,10 +252,10 @@ def activate_hashes(*, session: Session, hash_ids: Iterable[int], at: datetime.d
             " UPDATE takedown_hash SET status = :status, changed_at = :at,"
             "  cursor = nextval(pg_get_serial_sequence('takedown_feed_change', 'cursor'))"
             " WHERE id = ANY(:ids) AND status <> :status"
-            " RETURNING id, media, algorithm, value, cursor)"
+            " RETURNING id, sandbox, media, algorithm, value, cursor)"
             " INSERT INTO takedown_feed_change"
-            " (cursor, hash_id, media, algorithm, value, status, changed_at)"
-            " SELECT cursor, id, media, algorithm, value, :status, :at FROM changed"
+            " (cursor, hash_id, sandbox, media, algorithm, value, status, changed_at)"
+            " SELECT cursor, id, sandbox, media, algorithm, value, :status, :at FROM changed"
         ),
         {"status": ACTIVE, "at": at, "ids": list(hash_ids)},
     )
@@ -234,9 +269,11 @@ def fetch_changes(
     session: Session,
     after: int,
     limit: int,
+    sandbox: bool,
     signals: Sequence[tuple[str, str]] | None = None,
 ) -> Sequence[ChangeRow]:
-    """Up to `limit` changes after cursor `after`, in cursor order, optionally of some signals."""
+    """Up to `limit` changes of the real or the sandbox feed after cursor `after`, in cursor
+    order, optionally of some signals."""
     query = select(
         FeedChange.cursor,
         FeedChange.hash_id,
@@ -245,7 +282,7 @@ def fetch_changes(
         FeedChange.value,
         FeedChange.status,
         FeedChange.changed_at,
-    ).where(FeedChange.cursor > after)
+    ).where(FeedChange.cursor > after, FeedChange.sandbox.is_(sandbox))
     if signals:
         query = query.where(
             or_(*((FeedChange.media == m) & (FeedChange.algorithm == a) for m, a in signals))
@@ -263,15 +300,53 @@ def get_last_cursor(*, session: Session) -> int:
     return session.scalar(select(func.max(FeedChange.cursor))) or 0
 
 
+def count_feed_lag(*, session: Session) -> list[tuple[str, int]]:
+    """(platform name, feed changes it has not fetched yet) of each unrevoked platform."""
+    rows = session.execute(
+        select(Platform).where(Platform.revoked_at.is_(None)).order_by(Platform.name)
+    ).scalars()
+    return [(p.name, get_platform_lag(session=session, platform=p)[0]) for p in rows]
+
+
+def get_platform_lag(
+    *, session: Session, platform: Platform
+) -> tuple[int, datetime.datetime | None]:
+    """How many changes of its feed a platform has not fetched yet, and when the oldest of
+    them happened. A platform polling only through StopNCII is measured on that route's
+    cursor and signals; any other on its native cursor."""
+    only_stopncii = platform.stopncii_polled_at is not None and platform.native_polled_at is None
+    after = platform.stopncii_fetched_cursor if only_stopncii else platform.fetched_cursor
+    query = select(func.count(), func.min(FeedChange.changed_at)).where(
+        FeedChange.cursor > after, FeedChange.sandbox.is_(platform.sandbox)
+    )
+    if only_stopncii:
+        query = query.where(
+            or_(
+                *(
+                    (FeedChange.media == m) & (FeedChange.algorithm == a)
+                    for m, a in STOPNCII_SIGNALS
+                )
+            )
+        )
+    count, oldest = session.execute(query).one()
+    return int(count), oldest
+
+
 def stream_active_hashes(
-    *, session: Session, up_to: int, batch: int = 10_000
+    *, session: Session, up_to: int, sandbox: bool, batch: int = 10_000
 ) -> Iterator[Sequence[HashRow]]:
-    """Every hash whose latest change (at or below `up_to`) left it active, in batches."""
+    """Every real (or sandbox) hash whose latest change (at or below `up_to`) left it active,
+    in batches."""
     last_id = 0
     while True:
         rows = session.execute(
             select(Hash.id, Hash.media, Hash.algorithm, Hash.value, Hash.changed_at)
-            .where(Hash.id > last_id, Hash.status == ACTIVE, Hash.cursor <= up_to)
+            .where(
+                Hash.id > last_id,
+                Hash.status == ACTIVE,
+                Hash.cursor <= up_to,
+                Hash.sandbox.is_(sandbox),
+            )
             .order_by(Hash.id)
             .limit(batch)
         ).all()
@@ -281,17 +356,19 @@ def stream_active_hashes(
         last_id = rows[-1][0]
 
 
-def get_hash(*, session: Session, algorithm: str, value: str) -> Hash | None:
-    """A hash by algorithm and value (either media)."""
+def get_hash(*, session: Session, algorithm: str, value: str, sandbox: bool) -> Hash | None:
+    """A real (or sandbox) hash by algorithm and value (either media)."""
     return session.scalars(
-        select(Hash).where(Hash.algorithm == algorithm, Hash.value == value).order_by(Hash.id)
+        select(Hash)
+        .where(Hash.algorithm == algorithm, Hash.value == value, Hash.sandbox.is_(sandbox))
+        .order_by(Hash.id)
     ).first()
 
 
 # Feedback
 
 
-def add_feedback(
+def save_feedback(
     *,
     session: Session,
     platform_id: int,
@@ -300,16 +377,30 @@ def add_feedback(
     count: int,
     at: datetime.datetime,
 ) -> None:
-    """Add to a platform's running count of an outcome on a hash."""
+    """Set a platform's report on a hash: the latest outcome (and its count) replaces any
+    earlier one, whichever API carried either."""
     statement = _insert(session, Feedback).values(
         platform_id=platform_id, hash_id=hash_id, outcome=outcome, count=count, updated_at=at
     )
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["platform_id", "hash_id", "outcome"],
-            set_={"count": Feedback.count + count, "updated_at": at},
+            index_elements=["platform_id", "hash_id"],
+            set_={"outcome": outcome, "count": count, "updated_at": at},
         )
     )
+
+
+def count_feedback_by_platform(*, session: Session) -> dict[int, dict[str, int]]:
+    """{platform_id: {outcome: hashes}}: how many hashes each platform last reported so."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = session.execute(
+        select(Feedback.platform_id, Feedback.outcome, func.count()).group_by(
+            Feedback.platform_id, Feedback.outcome
+        )
+    )
+    for platform_id, outcome, n in rows:
+        counts.setdefault(platform_id, {})[outcome] = n
+    return counts
 
 
 def fetch_platform_feedback(

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,11 +99,14 @@ def _empty_all_tables(database: Database) -> None:
     if not database.is_postgres:
         return  # a fresh copy already
     # TRUNCATE fires no row triggers, so the append-only audit trail can be emptied here.
-    tables = [t for t in Base.metadata.sorted_tables if t.name != "haven_counter"]
+    kept = ("haven_counter", "haven_instance")
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in kept]
     with database.engine.begin() as connection:
         names = ", ".join(f'"{t.name}"' for t in tables)
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         connection.execute(text("UPDATE haven_counter SET value = 0"))
+        # An emptied database is a new one: it gets a new identity, as a reset would.
+        connection.execute(text("UPDATE haven_instance SET id = :id"), {"id": uuid.uuid4().hex})
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

@@ -3,6 +3,7 @@
 Both reserve tokens ahead (the count may go below zero) and tell the caller how long to
 wait, so concurrent senders queue fairly and the long-run rate is exactly the configured one.
 The Redis bucket uses Redis's own clock, so workers on machines with skewed clocks agree.
+The local bucket reads and sleeps on a `Clock`, which tests replace with a virtual one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,33 @@ return tostring(-tokens / rate)
 """
 
 
+class Clock(Protocol):
+    """Where a bucket reads the time and waits."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, never going back."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds` from the last reading."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        """time.monotonic()."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """time.sleep()."""
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
 class TokenBucket(Protocol):
     """Blocks the caller until it may send `count` more messages."""
 
@@ -41,22 +69,25 @@ class TokenBucket(Protocol):
 class LocalBucket:
     """A token bucket shared by the threads of one process."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self, rate: float, burst: float | None = None, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.clock = clock
         self._tokens = self.burst
-        self._at = time.monotonic()
+        self._at = clock.monotonic()
         self._lock = threading.Lock()
 
     def take(self, count: int = 1) -> None:
         """Reserve `count` tokens and sleep until they are due."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate) - count
             self._at = now
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait > 0:
-            time.sleep(wait)
+            self.clock.sleep(wait)
 
 
 class RedisBucket:

@@ -2,6 +2,10 @@
 
 Workers (alerts/dispatch/runner.py in-process, alerts/dispatch/tasks.py on Celery) call these.
 Recording commits in chunks, so the first messages leave while later chunks are recorded.
+
+Sending isolates each delivery: one that cannot be rendered, or whose provider raises, gets an
+outcome of its own (tried again later, failed once `max_attempts` is spent), and the rest of
+its batch is recorded as usual.
 """
 
 from __future__ import annotations
@@ -19,39 +23,58 @@ from sqlalchemy.orm import Session
 
 from alerts import store as alert_store
 from alerts.audience import LiveAudience
+from alerts.content import AlertContent
 from alerts.dispatch import store
 from alerts.dispatch.bucket import TokenBucket
+from alerts.dispatch.store import Claim
 from alerts.models import Alert, AlertVersion, DispatchJob
-from alerts.providers import (
-    OPTED_OUT,
-    UNDELIVERABLE_CODES,
-    ChannelProvider,
-    SendResult,
-    SmsProvider,
-)
-from alerts.schemas import AlertIn
+from alerts.providers import PERMANENT_CODES, SendResult, SmsProvider
 from alerts.sms import Kind, render_channel, render_sms
+from alerts.subscriptions.channels import ChannelSender
 from geo.index import unique_ids
 from haven.db import utcnow, write
+from haven.health import Readiness
 
 log = logging.getLogger(__name__)
 
 CHUNK = 5_000  # deliveries recorded per transaction
 KINDS: dict[str, Kind] = {"Alert": "alert", "Update": "update", "Cancel": "cancel"}
 MAX_BACKOFF_SECONDS = 300.0
+REASON_LENGTH = 200  # Delivery.reason
+# Error codes of Haven's own (Twilio's are numbers; Apprise's are in alerts.providers).
+RENDER_FAILED = "render"
+SEND_RAISED = "error"
+EXPIRED = "expired"
+GAVE_UP = "max_attempts"
+NO_CHANNEL = "no_channel"
+
+Backoff = Callable[[int], datetime.timedelta]
+
+
+def full_jitter(attempts: int) -> datetime.timedelta:
+    """How long to wait after `attempts` tries: exponential, capped at MAX_BACKOFF_SECONDS,
+    with full jitter, so retries after a provider outage spread out."""
+    return datetime.timedelta(
+        seconds=random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** min(attempts, 10)))
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Dispatcher:
-    """What sending needs: the providers, the shared rate limit, and how to word messages."""
+    """What sending needs: the providers, the shared rate limit, how to word messages, and
+    how often to try (`backoff` is given the attempts so far and says how long to wait).
+    `clock` is the time leases, expiry and backoff are reckoned in (tests move it)."""
 
     sms: SmsProvider
-    channels: ChannelProvider | None
+    channels: ChannelSender | None
     bucket: TokenBucket
     public_url: str
     segment_budget: int = 2
     batch: int = 100
     lease: datetime.timedelta = datetime.timedelta(seconds=60)
+    max_attempts: int = 5
+    backoff: Backoff = full_jitter
+    clock: Callable[[], datetime.datetime] = utcnow
 
 
 def queue_version(*, session: Session, alert: Alert, msg_type: str) -> None:
@@ -78,7 +101,7 @@ def _recipients(session: Session, job: DispatchJob, audience: LiveAudience) -> n
     from alerts.service import parse_areas  # the one place areas are parsed
 
     version = session.get_one(AlertVersion, _version_id(session, job))
-    areas = [a.geometry for a in parse_areas(AlertIn.model_validate(version.content).areas)]
+    areas = [a.geometry for a in parse_areas(AlertContent.from_stored(version.content).areas)]
     only = None
     if alert.status != "Actual":
         only = np.asarray(alert_store.fetch_tester_ids(session=session), dtype=np.int32)
@@ -93,7 +116,12 @@ def _version_id(session: Session, job: DispatchJob) -> int:
 
 def record_next_job(*, session: Session, audience: LiveAudience) -> DispatchJob | None:
     """Claim one job and record all its deliveries, a chunk per transaction. Idempotent: a
-    job taken over after a crash re-records, and rows already there are left alone."""
+    job taken over after a crash re-records, and rows already there are left alone.
+
+    Claims nothing (returns None) until the audience index is ready: the job waits in the
+    database, and the worker asks again on its next round."""
+    if audience.check(session) is not Readiness.READY:
+        return None
     with write(session):
         job = store.claim_job(session=session, now=utcnow(), lease=datetime.timedelta(minutes=5))
     if job is None:
@@ -126,11 +154,11 @@ class _Message:
     expires: datetime.datetime
 
 
-def _backoff(attempts: int) -> datetime.timedelta:
-    # Exponential with full jitter: spreads retries after a provider outage.
-    return datetime.timedelta(
-        seconds=random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** min(attempts, 10)))
-    )
+@dataclasses.dataclass(frozen=True)
+class _Skip:
+    """Not to be sent, and no failure: the reason is in `error_code`."""
+
+    error_code: str
 
 
 def send_due(
@@ -142,96 +170,177 @@ def send_due(
 ) -> int:
     """Claim a batch of due deliveries, send each within the rate limit, record what happened.
 
+    Each delivery gets its own outcome, whatever happens to the others: one that cannot be
+    rendered, or whose sending raises, is tried again after a backoff until it has had
+    `dispatcher.max_attempts` attempts, then fails with its reason. `on_permanent` is told of
+    numbers that must get nothing more (alerts.subscribers.mark_unreachable).
+
     Returns how many were claimed (0: nothing is due).
     """
-    now = utcnow()
+    now = dispatcher.clock()
     with write(session):
         batch = store.claim_deliveries(
             session=session, now=now, limit=dispatcher.batch, lease=dispatcher.lease
         )
     if not batch:
         return 0
-    messages: dict[tuple[int, int, str], _Message] = {}
+    messages: dict[tuple[int, int, str], _Message | SendResult] = {}
     outcomes: list[dict[str, Any]] = []
     permanent: list[tuple[int, str]] = []
-    for row in batch:
-        delivery_id, alert_id, version, subscriber_id, channel_id, attempts, phone, lang, url = row
-        key = (alert_id, version, lang)
-        if key not in messages:
-            messages[key] = _render(app, session, dispatcher, alert_id, version, lang)
-        message = messages[key]
-        now = utcnow()
-        if now >= message.expires:
-            outcomes.append(
-                {
-                    "id": delivery_id,
-                    "status": "failed",
-                    "error_code": "expired",
-                    "lease_until": None,
-                    "updated_at": now,
-                }
-            )
-            continue
-        if channel_id == store.SMS:
-            if phone is None:
-                outcomes.append(
-                    {"id": delivery_id, "status": "skipped", "lease_until": None, "updated_at": now}
-                )
-                continue
-            dispatcher.bucket.take()
-            result = dispatcher.sms.send_sms(
-                to=phone,
-                body=message.sms,
-                validity_seconds=int((message.expires - now).total_seconds()),
-                status_callback=f"{dispatcher.public_url}/webhooks/twilio/status",
-            )
-        elif dispatcher.channels is not None and url is not None:
-            result = dispatcher.channels.notify(url=url, title=message.title, body=message.body)
-        else:
-            result = SendResult("failed", error_code="no_channel")
-        outcomes.append(_outcome(delivery_id, attempts, result, utcnow()))
-        if result.outcome == "failed" and result.error_code:
-            permanent.append((subscriber_id, result.error_code))
+    for claim in batch:
+        try:
+            result = _deliver(app, session, dispatcher, claim, messages)
+        except Exception as error:  # one delivery must never sink the rest of its batch
+            log.exception("delivery %s raised while sending", claim.id)
+            session.rollback()  # a failed query must not poison the batch's outcomes
+            result = SendResult("retry", error_code=SEND_RAISED, reason=_describe(error))
+        outcomes.append(_outcome(claim, result, dispatcher.clock(), dispatcher))
+        failed = isinstance(result, SendResult) and result.outcome == "failed"
+        if failed and result.error_code in PERMANENT_CODES:
+            permanent.append((claim.subscriber_id, result.error_code))
     with write(session):
         store.save_outcomes(session=session, outcomes=outcomes)
+    if on_permanent is not None:
         for subscriber_id, code in permanent:
-            if on_permanent is not None and (code == OPTED_OUT or code in UNDELIVERABLE_CODES):
-                on_permanent(session, subscriber_id, code)
+            try:
+                with write(session):
+                    on_permanent(session, subscriber_id, code)
+            except Exception:  # the outcomes are saved; the next refusal will try again
+                log.exception("subscriber %s: could not act on error %s", subscriber_id, code)
     return len(batch)
 
 
+def _deliver(
+    app: Flask,
+    session: Session,
+    dispatcher: Dispatcher,
+    claim: Claim,
+    messages: dict[tuple[int, int, str], _Message | SendResult],
+) -> SendResult | _Skip:
+    """Send one claimed delivery (or say why not)."""
+    if claim.attempts > dispatcher.max_attempts:
+        # Claimed again after its lease ran out: a worker died with it, perhaps after
+        # handing it to the provider. It has had every attempt it may have.
+        return SendResult(
+            "failed",
+            error_code=GAVE_UP,
+            reason=f"claimed {claim.attempts} times; the last attempt recorded no outcome "
+            f"(last error: {claim.error_code or 'none'})",
+        )
+    if claim.subscriber_status != "active":
+        return _Skip(claim.subscriber_status[:16])  # opted out or unreachable since recorded
+    if claim.channel_id != store.SMS and claim.channel_status != "active":
+        return _Skip("channel_" + (claim.channel_status or "gone")[:8])
+    key = (claim.alert_id, claim.version, claim.language)
+    if key not in messages:
+        messages[key] = _render_or_reason(app, session, dispatcher, *key)
+    message = messages[key]
+    if isinstance(message, SendResult):
+        return message
+    now = dispatcher.clock()
+    if now >= message.expires:
+        return SendResult(
+            "failed", error_code=EXPIRED, reason="the alert version expired before it was sent"
+        )
+    if claim.channel_id == store.SMS:
+        if claim.phone is None:
+            return _Skip("no_phone")
+        dispatcher.bucket.take()
+        return dispatcher.sms.send_sms(
+            to=claim.phone,
+            body=message.sms,
+            validity_seconds=int((message.expires - now).total_seconds()),
+            status_callback=f"{dispatcher.public_url}/webhooks/twilio/status",
+        )
+    if dispatcher.channels is None or claim.url is None:
+        return SendResult("failed", error_code=NO_CHANNEL, reason="no channel sender or URL")
+    with app.app_context():  # the unsubscribe line is worded in the channel's language
+        return dispatcher.channels.send(
+            channel_id=claim.channel_id,
+            url=claim.url,
+            title=message.title,
+            body=message.body,
+            language=claim.language,
+        )
+
+
+def _render_or_reason(
+    app: Flask, session: Session, dispatcher: Dispatcher, alert_id: int, version: int, language: str
+) -> _Message | SendResult:
+    """The message in `language`, or the retry every delivery of it gets if it cannot be
+    rendered (remembered for the batch, so a broken one is tried once per batch)."""
+    try:
+        return _render(app, session, dispatcher, alert_id, version, language)
+    except Exception as error:
+        log.exception("alert %s v%s could not be rendered in %r", alert_id, version, language)
+        session.rollback()
+        return SendResult("retry", error_code=RENDER_FAILED, reason=_describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 def _outcome(
-    delivery_id: int, attempts: int, result: SendResult, now: datetime.datetime
+    claim: Claim, result: SendResult | _Skip, now: datetime.datetime, dispatcher: Dispatcher
 ) -> dict[str, Any]:
+    done = {"id": claim.id, "lease_until": None, "updated_at": now}
+    if isinstance(result, _Skip):
+        return {**done, "status": "skipped", "error_code": result.error_code, "reason": None}
+    reason = f"{result.error_code}: {result.reason}" if result.reason else result.error_code
     if result.outcome == "accepted":
         return {
-            "id": delivery_id,
+            **done,
             "status": result.status or "queued",
             "provider_id": result.provider_id,
             "sent_at": now,
-            "lease_until": None,
             "error_code": None,
-            "updated_at": now,
+            "reason": None,
         }
-    if result.outcome == "retry":
-        wait = _backoff(attempts)
-        if result.retry_after:
-            wait = max(wait, datetime.timedelta(seconds=result.retry_after))
+    if result.outcome == "retry" and not result.spends_attempt:
+        # The provider said it took nothing and to try later: the claim is given back, so
+        # only the alert's expiry ends the tries, and the backoff keeps growing meanwhile.
         return {
-            "id": delivery_id,
+            **done,
             "status": "pending",
-            "next_attempt_at": now + wait,
-            "lease_until": None,
+            "attempts": claim.attempts - 1,
+            "deferrals": claim.deferrals + 1,
+            "next_attempt_at": now + _wait(claim, result, dispatcher),
             "error_code": result.error_code,
-            "updated_at": now,
+            "reason": _clip(reason),
         }
-    return {
-        "id": delivery_id,
-        "status": "failed",
-        "error_code": result.error_code,
-        "lease_until": None,
-        "updated_at": now,
-    }
+    if result.outcome == "retry" and claim.attempts >= dispatcher.max_attempts:
+        result = SendResult(
+            "failed",
+            error_code=GAVE_UP,
+            reason=f"gave up after {claim.attempts} attempts; the last: {reason or 'no answer'}",
+        )
+        reason = result.reason
+    if result.outcome == "retry":
+        return {
+            **done,
+            "status": "pending",
+            "next_attempt_at": now + _wait(claim, result, dispatcher),
+            "error_code": result.error_code,
+            "reason": _clip(reason),
+        }
+    if result.reason:
+        log.warning("delivery %s failed: %s", claim.id, result.reason)
+    return {**done, "status": "failed", "error_code": result.error_code, "reason": _clip(reason)}
+
+
+def _wait(claim: Claim, result: SendResult, dispatcher: Dispatcher) -> datetime.timedelta:
+    """How long a delivery to try again waits: the backoff, or longer if the provider asked."""
+    wait = dispatcher.backoff(claim.attempts + claim.deferrals)
+    if result.retry_after:
+        wait = max(wait, datetime.timedelta(seconds=result.retry_after))
+    return wait
+
+
+def _clip(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= REASON_LENGTH:
+        return reason
+    return reason[: REASON_LENGTH - 1] + "…"
 
 
 def _render(
@@ -239,17 +348,17 @@ def _render(
 ) -> _Message:
     alert = alert_store.get_alert(session=session, alert_id=alert_id)
     assert alert is not None
-    row = next(
-        v
-        for v in alert_store.fetch_versions(session=session, alert_id=alert_id)
-        if v.version == version
-    )
+    versions = alert_store.fetch_versions(session=session, alert_id=alert_id)
+    row = next(v for v in versions if v.version == version)
+    # An update says what changed against the version before it.
+    previous = next((v.content for v in versions if v.version == version - 1), None)
     agency = alert_store.get_agency(session=session, agency_id=alert.agency_id).name
     kind: Kind = KINDS[row.msg_type]
     link = f"{dispatcher.public_url}/a/{alert_id}"
     with app.app_context():
         sms = render_sms(
             alert_content=row.content,
+            previous_content=previous,
             kind=kind,
             cancel_reason=alert.cancel_reason,
             agency=agency,
@@ -259,6 +368,7 @@ def _render(
         )
         title, body = render_channel(
             alert_content=row.content,
+            previous_content=previous,
             kind=kind,
             cancel_reason=alert.cancel_reason,
             agency=agency,
@@ -270,17 +380,37 @@ def _render(
 
 
 def apply_status_callback(
-    *, session: Session, provider_id: str, status: str, error_code: str | None
+    *,
+    session: Session,
+    provider_id: str,
+    status: str,
+    error_code: str | None,
+    on_permanent: Callable[[Session, int, str], None] | None = None,
 ) -> int | None:
-    """Record a provider's status report for one message; returns the subscriber it was for."""
+    """Record a provider's status report for one message; returns the subscriber it was for
+    when the delivery changed.
+
+    A final failure with a permanent code (21610: replied STOP; 21211, 30005, 30006: no such
+    mobile number) is passed to `on_permanent` with the message's subscriber, even when the
+    report repeats one already recorded: that number is sent nothing more.
+    """
     with write(session):
-        return store.apply_status(
+        subscriber_id = store.apply_status(
             session=session,
             provider_id=provider_id,
             status=status,
             error_code=error_code,
             at=utcnow(),
         )
+        final = status in ("undelivered", "failed")
+        if on_permanent is not None and final and error_code in PERMANENT_CODES:
+            target = subscriber_id or store.find_message_subscriber(
+                session=session, provider_id=provider_id
+            )
+            if target is not None:
+                log.info("message %s: error %s, subscriber %s", provider_id, error_code, target)
+                on_permanent(session, target, error_code)
+    return subscriber_id
 
 
 def progress(*, session: Session, alert_id: int) -> dict[str, Any]:

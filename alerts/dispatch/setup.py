@@ -10,6 +10,7 @@ from flask import Flask
 from alerts.dispatch.bucket import LocalBucket, RedisBucket, TokenBucket
 from alerts.dispatch.service import Dispatcher
 from alerts.providers import AppriseChannelProvider, make_sms_provider
+from alerts.subscriptions.channels import ChannelSender
 from haven.settings import Settings
 
 
@@ -36,12 +37,13 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher the settings describe."""
     return Dispatcher(
         sms=make_sms_provider(settings),
-        channels=AppriseChannelProvider(),
+        channels=ChannelSender.from_settings(settings, AppriseChannelProvider()),
         bucket=make_bucket(settings),
         public_url=settings.public_url.rstrip("/"),
         segment_budget=settings.sms_segment_budget,
         batch=settings.dispatch_batch,
         lease=datetime.timedelta(seconds=settings.dispatch_lease_seconds),
+        max_attempts=settings.dispatch_max_attempts,
     )
 
 

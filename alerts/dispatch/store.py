@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Sequence
 from typing import Any
@@ -19,8 +20,24 @@ SMS = 0  # Delivery.channel_id of an SMS to the subscriber's phone
 REACHED = ("queued", "sent", "delivered", "undelivered")
 FINAL = ("delivered", "undelivered", "failed", "skipped")
 
-# (delivery id, alert id, version, subscriber id, channel id, attempts, phone, language, url)
-ClaimRow = Row[int, int, int, int, int, int, str | None, str, str | None]
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One claimed delivery, with what sending it needs."""
+
+    id: int
+    alert_id: int
+    version: int
+    subscriber_id: int
+    channel_id: int
+    attempts: int  # this claim included
+    deferrals: int  # "try later" answers so far (alerts.models.Delivery.deferrals)
+    phone: str | None
+    language: str
+    subscriber_status: str
+    url: str | None  # a channel's Apprise URL
+    channel_status: str | None
+    error_code: str | None  # of the attempt before, if any
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -145,8 +162,12 @@ def record_deliveries(
 
 def claim_deliveries(
     *, session: Session, now: datetime.datetime, limit: int, lease: datetime.timedelta
-) -> Sequence[ClaimRow]:
-    """Lease up to `limit` deliveries that are due, with what sending them needs."""
+) -> list[Claim]:
+    """Lease up to `limit` deliveries that are due, with what sending them needs.
+
+    Each claim counts as an attempt, so one whose worker died before recording its outcome
+    is counted too.
+    """
     due = _skip_locked(
         session,
         select(Delivery.id)
@@ -167,7 +188,7 @@ def claim_deliveries(
         .where(Delivery.id.in_(ids))
         .values(status="sending", lease_until=now + lease, attempts=Delivery.attempts + 1)
     )
-    return session.execute(
+    rows = session.execute(
         select(
             Delivery.id,
             Delivery.alert_id,
@@ -175,15 +196,20 @@ def claim_deliveries(
             Delivery.subscriber_id,
             Delivery.channel_id,
             Delivery.attempts,
+            Delivery.deferrals,
             Subscriber.phone,
             Subscriber.language,
+            Subscriber.status.label("subscriber_status"),
             Channel.url,
+            Channel.status.label("channel_status"),
+            Delivery.error_code,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .outerjoin(Channel, Channel.id == Delivery.channel_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     ).all()
+    return [Claim(**row._asdict()) for row in rows]
 
 
 def save_outcomes(*, session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
@@ -229,6 +255,13 @@ def apply_status(
         .returning(Delivery.subscriber_id)
     ).first()
     return row[0] if row else None
+
+
+def find_message_subscriber(*, session: Session, provider_id: str) -> int | None:
+    """The subscriber a provider's message id was sent to, if it is one of Haven's."""
+    return session.scalar(
+        select(Delivery.subscriber_id).where(Delivery.provider_id == provider_id).limit(1)
+    )
 
 
 def delivery_counts(
@@ -291,3 +324,31 @@ def has_due_deliveries(*, session: Session, now: datetime.datetime) -> bool:
         )
         is not None
     )
+
+
+# For the operator's metrics
+
+
+def count_deliveries(*, session: Session) -> Sequence[Row[str, str, int]]:
+    """(channel kind, status, count) over every delivery recorded."""
+    kind = case((Delivery.channel_id == SMS, "sms"), else_="apprise")
+    return session.execute(
+        select(kind, Delivery.status, func.count()).group_by(kind, Delivery.status)
+    ).all()
+
+
+def count_pending_jobs(*, session: Session) -> int:
+    """How many dispatch jobs still wait to have their deliveries recorded."""
+    return session.scalar(select(func.count()).where(DispatchJob.state == "pending")) or 0
+
+
+def get_oldest_due_at(*, session: Session, now: datetime.datetime) -> datetime.datetime | None:
+    """When the longest-waiting delivery due now became due (None when nothing is due)."""
+    pending = select(func.min(Delivery.next_attempt_at)).where(
+        Delivery.status == "pending", Delivery.next_attempt_at <= now
+    )
+    abandoned = select(func.min(Delivery.lease_until)).where(
+        Delivery.status == "sending", Delivery.lease_until < now
+    )
+    found = [t for t in (session.scalar(pending), session.scalar(abandoned)) if t is not None]
+    return min(found, default=None)

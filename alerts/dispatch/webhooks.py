@@ -6,10 +6,11 @@ from flask import Blueprint, request
 from twilio.request_validator import RequestValidator
 
 from alerts.dispatch.service import apply_status_callback
-from haven.app import get_settings
+from alerts.subscribers import mark_unreachable
 from haven.db import get_session
 from haven.errors import Forbidden, InvalidInput
 from haven.openapi import document
+from haven.settings import get_settings
 
 bp = Blueprint("twilio_status", __name__, url_prefix="/webhooks/twilio")
 
@@ -40,7 +41,11 @@ def verify_twilio_signature() -> None:
     tags=("webhooks",),
 )
 def status() -> tuple[str, int]:
-    """Move the delivery to the reported status; unknown messages are ignored."""
+    """Move the delivery to the reported status; unknown messages are ignored.
+
+    A number Twilio reports as unknown or unreachable (30005, 30006, 21211) stops getting
+    alerts; one that replied STOP (21610) is opted out.
+    """
     verify_twilio_signature()
     sid = request.form.get("MessageSid", "")
     reported = request.form.get("MessageStatus", "")
@@ -52,5 +57,6 @@ def status() -> tuple[str, int]:
         provider_id=sid,
         status=reported,
         error_code=code[:16] if code else None,
+        on_permanent=mark_unreachable,
     )
     return "", 204

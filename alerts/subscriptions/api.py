@@ -9,6 +9,7 @@ from alerts.subscriptions.schemas import ChannelIn, ChannelOut
 from haven.db import get_session
 from haven.openapi import document
 from haven.ratelimit import get_throttle
+from haven.settings import get_settings
 from haven.web import parse_json
 
 bp = Blueprint("subscription_api", __name__, url_prefix="/api/v1/subscriptions")
@@ -33,6 +34,7 @@ def subscribe_channel() -> tuple[Response, int]:
         limits=wiring.limits(),
         policy=wiring.url_policy(),
         provider=wiring.channel_provider(),
+        secret_key=get_settings().secret_key,
     )
     out = ChannelOut(
         status="pending",

@@ -9,8 +9,10 @@ URLs carry secrets (passwords, tokens), so they are never logged: `alerts.provid
 gives the form that is. Haven fetches what the URL names, so only an allow-list of schemes is
 accepted, and in production never one that reaches Haven itself or a private, loopback or
 link-local address (SSRF). Redirects are switched off in the stored URL. The address is
-checked when the channel is added; whoever sends to it later should check again
-(`check_url`), as DNS may change.
+checked when the channel is added and again before every message (`ChannelSender`), as DNS
+may change; a URL that now reaches a private address is not sent to.
+
+Every message to a channel ends with its unsubscribe link (`channel_stop_url`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy.orm import Session
 
 from alerts import store as alerts_store
-from alerts.providers import ChannelProvider, redact
+from alerts.providers import ChannelProvider, Outcome, SendResult, redact
 from alerts.subscriptions import replies, service, store
 from alerts.subscriptions.schemas import ChannelIn
 from alerts.subscriptions.tokens import (
@@ -41,7 +43,7 @@ from geo.errors import GeoError
 from geo.locations import Location, point_location
 from haven.db import utcnow, write
 from haven.errors import HavenError, InvalidInput, NotFound
-from haven.i18n import ALL
+from haven.i18n import ALL, DEFAULT_LANGUAGE
 from haven.ratelimit import Throttle
 from haven.settings import Settings
 
@@ -216,6 +218,15 @@ def _message(places: Sequence[Location], language: str, link: str) -> tuple[str,
     return title, "\n\n".join(paragraphs)
 
 
+def with_stop_link(body: str, language: str, stop_url: str) -> str:
+    """A channel message's body with its unsubscribe link at the end."""
+    catalog = ALL[language if language in ALL else DEFAULT_LANGUAGE].catalog
+    with force_locale(catalog):
+        # The title of the page the link opens (templates/alerts/channel_stop.html).
+        label = gettext("Stop AMBER Alerts")
+    return f"{body}\n\n{label}\n{stop_url}"
+
+
 def subscribe_channel(
     *,
     session: Session,
@@ -225,8 +236,10 @@ def subscribe_channel(
     limits: service.Limits,
     policy: UrlPolicy,
     provider: ChannelProvider,
+    secret_key: str,
 ) -> None:
-    """Add a channel, pending, and send its confirmation link through it.
+    """Add a channel, pending, and send its confirmation link (and its unsubscribe link)
+    through it.
 
     Nothing joins the audience until the link is opened and confirmed. If the channel does
     not accept the message, the channel is dropped and ChannelUnreachable raised.
@@ -255,7 +268,10 @@ def subscribe_channel(
         )
     link = policy.public_url.rstrip("/") + CONFIRM_PATH + token
     title, body = _message(places, request.language, link)
-    result = provider.notify(url=url, title=title, body=body)
+    stop = stop_url(public_url=policy.public_url, secret_key=secret_key, channel_id=channel.id)
+    result = provider.notify(
+        url=url, title=title, body=with_stop_link(body, request.language, stop)
+    )
     if result.outcome != "accepted":
         with write(session):
             dropped = store.get_channel(session=session, channel_id=channel.id, for_update=True)
@@ -358,5 +374,54 @@ def stop_channel(*, session: Session, channel_id: int) -> None:
 
 def channel_stop_url(*, settings: Settings, channel_id: int) -> str:
     """The unsubscribe link every message to a channel carries (it never expires)."""
-    token = channel_stop_token(settings.secret_key, channel_id)
-    return settings.public_url.rstrip("/") + STOP_PATH + token
+    return stop_url(
+        public_url=settings.public_url, secret_key=settings.secret_key, channel_id=channel_id
+    )
+
+
+def stop_url(*, public_url: str, secret_key: str, channel_id: int) -> str:
+    """A channel's unsubscribe link, signed with `secret_key`."""
+    return public_url.rstrip("/") + STOP_PATH + channel_stop_token(secret_key, channel_id)
+
+
+# What a URL that fails its check at send time becomes. A host that cannot be found may be a
+# passing DNS failure; anything else will not change by itself.
+_RECHECK_RETRY = frozenset({"channel_host"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelSender:
+    """Sends alerts to active channels: checks each URL against the policy again, as DNS may
+    have changed since the channel was added, and ends each message with its unsubscribe link.
+    """
+
+    provider: ChannelProvider
+    policy: UrlPolicy
+    secret_key: str = dataclasses.field(repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, provider: ChannelProvider) -> ChannelSender:
+        """The sender the settings describe."""
+        return cls(provider, UrlPolicy.from_settings(settings), settings.secret_key)
+
+    def send(
+        self, *, channel_id: int, url: str, title: str, body: str, language: str
+    ) -> SendResult:
+        """Deliver one alert to one channel; a URL the policy now refuses is not sent to."""
+        try:
+            check_url(url, self.policy)
+        except InvalidInput as refused:
+            outcome: Outcome = "retry" if refused.code in _RECHECK_RETRY else "failed"
+            # The message names the host (never a password or token): fine to log and keep.
+            log.warning(
+                "channel %s (%s) not sent to: %s [%s]",
+                channel_id,
+                redact(url),
+                refused.message,
+                refused.code,
+            )
+            return SendResult(outcome, error_code=refused.code, reason=refused.message)
+        stop = stop_url(
+            public_url=self.policy.public_url, secret_key=self.secret_key, channel_id=channel_id
+        )
+        return self.provider.notify(url=url, title=title, body=with_stop_link(body, language, stop))

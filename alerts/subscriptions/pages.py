@@ -17,12 +17,12 @@ from flask import Blueprint, render_template, request
 from alerts.subscriptions import channels, replies, tokens, verification, wiring
 from alerts.subscriptions.schemas import SubscribeForm
 from geo.locations import MAX_LOCATIONS_PER_SUBSCRIBER
-from haven.app import get_settings
 from haven.db import get_session
 from haven.errors import HavenError
 from haven.i18n import current_language
 from haven.privacy import anonymous
 from haven.ratelimit import get_throttle
+from haven.settings import get_settings
 
 bp = anonymous(Blueprint("subscription_pages", __name__, url_prefix="/alerts"))
 

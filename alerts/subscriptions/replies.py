@@ -15,8 +15,8 @@ from flask import render_template
 from flask_babel import force_locale, get_locale
 
 from geo.locations import Location
-from haven.app import get_settings
 from haven.i18n import ALL, DEFAULT_LANGUAGE
+from haven.settings import get_settings
 
 # The web form's path, named in the help text (pages.py serves it).
 SUBSCRIBE_PATH = "/alerts/subscribe"

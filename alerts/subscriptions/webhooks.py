@@ -16,11 +16,11 @@ from alerts.dispatch.webhooks import verify_twilio_signature
 from alerts.phones import to_e164
 from alerts.subscriptions import replies, service, wiring
 from alerts.subscriptions.schemas import TwilioInboundIn
-from haven.app import get_settings
 from haven.db import get_session
 from haven.errors import InvalidInput
 from haven.openapi import document
 from haven.ratelimit import get_throttle
+from haven.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from flask import current_app, request
 from alerts.providers import AppriseChannelProvider, ChannelProvider, SmsProvider, make_sms_provider
 from alerts.subscriptions.channels import UrlPolicy
 from alerts.subscriptions.service import Limits
-from haven.app import get_settings
+from haven.settings import get_settings
 
 
 def sms_provider() -> SmsProvider:

@@ -233,7 +233,10 @@ def test_an_update_makes_a_new_version_and_a_cancel_ends_it(
     )
     assert updated.status_code == 200, updated.json
     assert (updated.json["version"], updated.json["msg_type"]) == (2, "Update")
-    assert updated.json["content"]["texts"] == {"en": "Seen heading north on I-94."}
+    assert updated.json["content"]["texts"] == {
+        "en": "Seen heading north on I-94.",
+        "es": "Llame al 911 con cualquier información.",  # texts merge per language
+    }
     cancelled = act(client, officers["drafter"], alert["id"], "cancel", {"reason": "child_found"})
     assert cancelled.status_code == 200
     assert (cancelled.json["state"], cancelled.json["msg_type"]) == ("cancelled", "Cancel")

@@ -100,7 +100,9 @@ def test_a_provider_without_a_sender_is_refused() -> None:
 
 def test_too_many_requests_is_retried_after_twilios_retry_after(fake_twilio: FakeTwilio) -> None:
     fake_twilio.fail_rate, fake_twilio.fail_statuses, fake_twilio.retry_after = 1.0, (429,), 7
-    assert send(provider(fake_twilio)) == SendResult("retry", error_code="20429", retry_after=7.0)
+    assert send(provider(fake_twilio)) == SendResult(
+        "retry", error_code="20429", retry_after=7.0, spends_attempt=False
+    )
     assert fake_twilio.messages == []
 
 
@@ -108,7 +110,7 @@ def test_too_many_requests_is_retried_after_twilios_retry_after(fake_twilio: Fak
 def test_a_twilio_server_error_is_retried(fake_twilio: FakeTwilio, status: int) -> None:
     fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (status,)
     result = send(provider(fake_twilio))
-    assert (result.outcome, result.retry_after) == ("retry", None)
+    assert (result.outcome, result.retry_after, result.spends_attempt) == ("retry", None, False)
 
 
 def test_a_number_that_replied_stop_fails_with_21610() -> None:
@@ -143,7 +145,7 @@ def test_a_twilio_that_is_down_is_retried() -> None:
     sms = TwilioSmsProvider(
         "AC" + "0" * 32, "token", from_number=SENDER, api_base=f"http://127.0.0.1:{dead_port()}"
     )
-    assert send(sms) == SendResult("retry")
+    assert send(sms) == SendResult("retry")  # Twilio may have taken it: this spends an attempt
 
 
 def test_a_twilio_too_slow_to_answer_is_retried() -> None:

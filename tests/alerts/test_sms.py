@@ -438,6 +438,10 @@ ARABIC = {
     "CANCELLED: AMBER Alert for %(names)s (%(agency)s) has ended.": (
         "أُلغي: انتهى إنذار أمبر بشأن %(names)s (%(agency)s)."
     ),
+    "The alert area has changed.": "تغيّرت منطقة الإنذار.",
+    "The alert's end time has changed.": "تغيّر موعد انتهاء الإنذار.",
+    "In %(language)s: %(text)s": "باللغة %(language)s: %(text)s",
+    "More new details at the link below.": "مزيد من التفاصيل الجديدة في الرابط أدناه.",
 }
 
 

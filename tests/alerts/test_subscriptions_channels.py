@@ -1,6 +1,7 @@
 """Channel subscriptions: Apprise URLs confirmed through the channel itself, over real SMTP and
 HTTP servers on loopback; URLs that would make Haven reach itself or a private network are
-refused."""
+refused, when added and again before every message; every message carries its unsubscribe
+link."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from alerts.models import Channel, Subscriber, SubscriberLocation
+from alerts.models import Channel, Delivery, Subscriber, SubscriberLocation
+from alerts.providers import SendResult
 from alerts.subscriptions.channels import channel_stop_url
 from haven.db import get_session, write
+from tests.alerts.test_alerts_api import act
+from tests.alerts.test_dispatch import approve, dispatch
 from tests.factories import audience_count
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.webhook_server import WebhookServer
@@ -304,3 +308,131 @@ def test_a_bad_channel_request_is_refused_and_nothing_is_sent(
     assert says in response.json["error"]["message"]
     assert webhook_server.hooks == []
     assert channels(app) == []
+
+
+def stop_path(app: Flask, url: str) -> str:
+    """The unsubscribe link of the channel with this (stored) URL, as a path."""
+    with app.app_context():
+        channel_id = get_session().scalar(select(Channel.id).where(Channel.url.contains(url)))
+        assert channel_id is not None
+        link = channel_stop_url(settings=app.extensions["haven.settings"], channel_id=channel_id)
+    return link.removeprefix("http://127.0.0.1:5000")
+
+
+def test_every_message_to_a_channel_carries_that_channels_unsubscribe_link(
+    app: Flask,
+    client: FlaskClient,
+    webhook_server: WebhookServer,
+    smtp_server: SmtpServer,
+    officers: dict[str, str],
+) -> None:
+    for url in (hook_url(webhook_server), mail_url(smtp_server)):
+        assert subscribe(client, url).status_code == 202
+    hook_stop = stop_path(app, f"127.0.0.1:{webhook_server.port}")
+    mail_stop = stop_path(app, f"127.0.0.1:{smtp_server.port}")
+    [confirmation] = webhook_server.hooks
+    [mail_confirmation] = smtp_server.mails
+    # The confirmation carries it too: whoever did not ask can stop it there and then.
+    assert confirmation.json["message"].endswith(
+        f"Stop AMBER Alerts\nhttp://127.0.0.1:5000{hook_stop}"
+    )
+    assert mail_stop in mail_confirmation.text
+    for text in (confirmation.json["message"], mail_confirmation.text):
+        link = LINK.search(text)
+        assert link
+        assert confirm(client, link[1]).status_code == 200
+
+    alert_id = approve(client, officers)
+    dispatch(app)
+    alert = webhook_server.hooks[-1]
+    mail = smtp_server.mails[-1]
+    assert "Jane Doe" in alert.json["message"]
+    assert alert.json["message"].endswith(f"Stop AMBER Alerts\nhttp://127.0.0.1:5000{hook_stop}")
+    assert "Jane Doe" in mail.text
+    assert mail_stop in mail.text
+    assert hook_stop not in mail.text  # each channel its own link
+
+    # The link stops that channel: the update goes to the email only.
+    assert confirm(client, hook_stop).status_code == 200
+    updated = act(client, officers["drafter"], alert_id, "update", {"areas": [{"same": "017031"}]})
+    assert updated.status_code == 200, updated.json
+    dispatch(app)
+    assert len(webhook_server.hooks) == 2
+    assert len(smtp_server.mails) == 3
+    assert "UPDATE" in smtp_server.mails[-1].text
+    assert mail_stop in smtp_server.mails[-1].text
+
+
+def test_an_alert_to_a_spanish_channel_ends_with_the_unsubscribe_link_in_spanish(
+    app: Flask, client: FlaskClient, webhook_server: WebhookServer, officers: dict[str, str]
+) -> None:
+    assert subscribe(client, hook_url(webhook_server), language="es").status_code == 202
+    link = LINK.search(webhook_server.hooks[0].json["message"])
+    assert link
+    assert confirm(client, link[1]).status_code == 200
+    approve(client, officers)
+    dispatch(app)
+    message = webhook_server.hooks[-1].json["message"]
+    stop = stop_path(app, f"127.0.0.1:{webhook_server.port}")
+    assert message.endswith(f"Detener las Alertas AMBER\nhttp://127.0.0.1:5000{stop}")
+
+
+class RecordingChannels:
+    """A channel provider that only keeps what it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def notify(self, *, url: str, title: str, body: str) -> SendResult:
+        self.sent.append((url, title, body))
+        return SendResult("accepted", status="sent")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://haven.example.org"}])
+def test_a_channel_whose_host_now_resolves_to_a_private_address_is_not_sent_to(
+    app: Flask,
+    client: FlaskClient,
+    webhook_server: WebhookServer,
+    officers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A resolver under the test's control (public addresses are never connected to).
+    resolves = {"hooks.test": "93.184.215.14", "haven.example.org": "93.184.215.15"}
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real_getaddrinfo(resolves.get(host, host), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    confirmations = RecordingChannels()
+    app.extensions["haven.channels"] = confirmations
+    url = f"json://hooks.test:{webhook_server.port}/alerts?:X-Key=k3y"
+    assert subscribe(client, url).status_code == 202
+    [(_, _, body)] = confirmations.sent
+    link = re.search(r"https://haven\.example\.org(/alerts/channels/confirm/[\w-]+)", body)
+    assert link, body
+    assert confirm(client, link[1]).status_code == 200
+
+    # The name now points inside the network (here, at the webhook server on loopback, which
+    # would receive the alert if Haven did not check again).
+    resolves["hooks.test"] = "127.0.0.1"
+    approve(client, officers)
+    with caplog.at_level(logging.INFO):
+        dispatch(app)
+    assert webhook_server.hooks == []
+    with app.app_context():
+        status, code, reason = (
+            get_session()
+            .execute(select(Delivery.status, Delivery.error_code, Delivery.reason))
+            .one()
+        )
+    assert (status, code) == ("failed", "channel_private")
+    assert (
+        reason
+        == "channel_private: The host 'hooks.test' is a private, loopback or reserved address."
+    )
+    assert "json://hooks.test" in caplog.text
+    assert "channel_private" in caplog.text
+    assert "k3y" not in caplog.text
+    assert channels(app) == [("active", "active")]  # DNS may change back; the channel stays

@@ -215,12 +215,20 @@ class FakeTwilio(LoopbackHTTPServer):
         return best / window
 
     def deliver_callbacks(
-        self, status: str = "delivered", *, sids: Iterable[str] | None = None
+        self,
+        status: str = "delivered",
+        *,
+        sids: Iterable[str] | None = None,
+        error_for: Mapping[str, int] | None = None,
     ) -> list[tuple[str, int]]:
         """POST a signed status callback for each accepted message that asked for one.
 
         A message refused with a 3xxxx code in `error_for` reports "undelivered" with its
-        ErrorCode instead. Returns (message SID, HTTP status of the callback) pairs.
+        ErrorCode instead. This call's own `error_for` (recipient number -> code) reports a
+        code for this round: a 3xxxx code as "undelivered" (30005: unknown handset; 30006:
+        landline), any other as "failed" (21610: the number has opted out, which a Messaging
+        Service finds only after accepting the message). Returns (message SID, HTTP status of
+        the callback) pairs.
         """
         wanted = set(sids) if sids is not None else None
         validator = RequestValidator(self.auth_token)
@@ -228,7 +236,10 @@ class FakeTwilio(LoopbackHTTPServer):
         for message in self.messages:
             if not message.status_callback or (wanted is not None and message.sid not in wanted):
                 continue
-            final = "undelivered" if message.error_code else status
+            error_code = (error_for or {}).get(message.to, message.error_code)
+            final = status
+            if error_code:
+                final = "undelivered" if error_code >= 30000 else "failed"
             params = {
                 "AccountSid": message.account_sid,
                 "ApiVersion": API_VERSION,
@@ -241,8 +252,8 @@ class FakeTwilio(LoopbackHTTPServer):
             }
             if message.messaging_service_sid:
                 params["MessagingServiceSid"] = message.messaging_service_sid
-            if message.error_code:
-                params["ErrorCode"] = str(message.error_code)
+            if error_code:
+                params["ErrorCode"] = str(error_code)
             signature = validator.compute_signature(message.status_callback, params)
             request = urllib.request.Request(
                 message.status_callback,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -23,6 +25,20 @@ def test_healthz_answers_503_when_the_database_is_unreachable(
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json["error"]["code"] == "database_unavailable"
+
+
+def test_readyz_answers_503_while_the_audience_index_loads_then_200_when_ready(
+    client: FlaskClient,
+) -> None:
+    loading = client.get("/readyz")  # the first probe starts the load in the background
+    assert loading.status_code == 503
+    assert loading.json == {"state": "loading", "components": {"audience": "loading"}}
+    deadline = time.monotonic() + 1.0
+    while (ready := client.get("/readyz")).status_code != 200:
+        assert time.monotonic() < deadline, ready.json
+        time.sleep(0.01)
+    assert ready.json == {"state": "ready", "components": {"audience": "ready"}}
+    assert client.get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize(

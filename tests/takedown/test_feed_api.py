@@ -167,15 +167,16 @@ def test_the_export_streams_every_active_hash_with_a_cursor_to_continue_from(
     assert len(poll(client, platform.api_key, cursor)["changes"]) == 1
 
 
-def test_feedback_is_counted_and_each_platform_sees_only_its_own(
+def test_the_latest_feedback_counts_and_each_platform_sees_only_its_own(
     app: Flask, client: FlaskClient, platform: PlatformCredentials
 ) -> None:
     created = submit_case(client, [video_hash()])
     value = poll(client, platform.api_key)["changes"][0]["value"]
     other = create_platform(app, "Other")
     for key, outcome, count in [
+        (platform.api_key, "matched", 1),
         (platform.api_key, "removed", 2),
-        (platform.api_key, "removed", 1),
+        (platform.api_key, "removed", 3),
         (other.api_key, "matched", 1),
     ]:
         response = client.post(
@@ -195,6 +196,7 @@ def test_feedback_is_counted_and_each_platform_sees_only_its_own(
     status = client.get(
         f"/api/v1/takedown/cases/{created['case_number']}", headers={"X-Case-Pin": created["pin"]}
     ).json
+    # One report per platform and hash: the latest replaces the earlier ones.
     assert status["hashes"][0]["feedback"] == {
         "removed": {"platforms": 1, "count": 3},
         "matched": {"platforms": 1, "count": 1},

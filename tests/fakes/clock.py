@@ -1,0 +1,42 @@
+"""A virtual clock for `alerts.dispatch.bucket.LocalBucket`: sleeping costs no real time.
+
+Each thread keeps its own time: the clock's reading when it last looked, plus what it slept
+since. The clock's time is the furthest any thread has got, so a bucket that reserves tokens
+ahead and tells each caller how long to wait hands out exactly the schedule it would on the
+real clock, and `thread_time()` is when the calling thread would have woken.
+
+    clock = VirtualClock()
+    bucket = LocalBucket(40.0, clock=clock)
+    bucket.take()  # returns at once; clock.thread_time() is when it was due
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class VirtualClock:
+    """Monotonic time that moves only when a thread sleeps (and never backwards)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def monotonic(self) -> float:
+        """The furthest time any thread has reached; the calling thread is now there too."""
+        with self._lock:
+            self._local.at = self._now
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Move the calling thread `seconds` on from its last reading, at once."""
+        with self._lock:
+            at = getattr(self._local, "at", self._now) + max(0.0, seconds)
+            self._local.at = at
+            self._now = max(self._now, at)
+
+    def thread_time(self) -> float:
+        """Where the calling thread is: its last reading plus what it slept since."""
+        with self._lock:
+            return float(getattr(self._local, "at", self._now))

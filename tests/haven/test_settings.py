@@ -1,0 +1,86 @@
+"""Settings are validated at start-up: a bad value stops Haven with a message naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from haven.settings import PROJECT_ROOT, RATE_LIMIT_FIELDS, Settings, describe_errors
+
+
+@pytest.mark.parametrize("field", RATE_LIMIT_FIELDS)
+def test_a_misspelt_rate_limit_is_refused_naming_its_variable(field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**{field: "thirty/minute"})  # type: ignore[arg-type]
+    assert describe_errors(refused.value) == [
+        f"HAVEN_{field.upper()}: 'thirty/minute' is not a rate limit like \"30/minute\""
+    ]
+
+
+@pytest.mark.parametrize("value", ["30/minute", "3/hour;5/day", "10 per hour"])
+def test_rate_limits_in_the_limits_syntax_are_accepted(value: str) -> None:
+    assert Settings(case_submit_rate=value).case_submit_rate == value
+
+
+def test_an_aliased_setting_is_named_by_its_own_variable() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(TWILIO_AUTH_TOKEN=["not", "a", "string"])
+    (line,) = describe_errors(refused.value)
+    assert line.startswith("TWILIO_AUTH_TOKEN: ")
+    assert "not" not in line.removeprefix("TWILIO_AUTH_TOKEN: ")  # secrets are not echoed
+
+
+@pytest.mark.parametrize(
+    "command", [["serve", "--port", "0"], ["worker", "--no-beat"]], ids=["serve", "worker"]
+)
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        pytest.param(
+            "HAVEN_CASE_SUBMIT_RATE",
+            "thirty/minute",
+            "HAVEN_CASE_SUBMIT_RATE: 'thirty/minute' is not a rate limit like \"30/minute\"",
+            id="rate-limit",
+        ),
+        pytest.param(
+            "HAVEN_SUBSCRIPTION_CODE_PER_PHONE_RATE",
+            "3/hour;5/dya",
+            "HAVEN_SUBSCRIPTION_CODE_PER_PHONE_RATE: '3/hour;5/dya' is not a rate limit",
+            id="second-of-two-rate-limits",
+        ),
+        pytest.param(
+            "HAVEN_DISPATCH_SENDERS",
+            "0",
+            "HAVEN_DISPATCH_SENDERS: Input should be greater",
+            id="number-out-of-range",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
+    tmp_path: Path, command: list[str], variable: str, value: str, says: str
+) -> None:
+    env = {
+        **os.environ,
+        "HAVEN_DATABASE_URL": f"sqlite:///{tmp_path / 'haven.db'}",
+        "HAVEN_AUDIENCE_SNAPSHOT_DIR": "",
+        "HAVEN_BROKER_URL": "",
+        variable: value,
+    }
+    # A real process, as an operator starts it: with a good setting these commands would
+    # run until stopped, so the timeout is the failure.
+    result = subprocess.run(
+        [sys.executable, "-m", "haven.cli", *command],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
