@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help run test lint typecheck pytest install install-dev lock upgrade test-lowest \
-	wheel clean
+	wheel clean security fuzz
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +23,8 @@ help:
 	@echo "make lock         re-resolve uv.lock after editing pyproject.toml (same versions where possible)"
 	@echo "make upgrade      re-resolve uv.lock to the newest allowed versions"
 	@echo "make test-lowest  run the suite on the lowest versions pyproject.toml allows"
+	@echo "make security     the statistical checks (tests/security/: timing), not in make test"
+	@echo "make fuzz         fuzz every API operation (300+ examples each, stateful too); slow"
 
 $(UV): mk/uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -91,6 +93,15 @@ typecheck: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP) vendor translations
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Fuzz the API from its OpenAPI document, far longer than the suite does (tests/fuzz/).
+fuzz: $(DEV_STAMP)
+	HAVEN_FUZZ=1 $(BIN)/pytest tests/fuzz -p no:logging $(PYTEST_ARGS)
+
+## The statistical security checks (tests/security/), left out of `make test`: they measure
+## timing, so they are slow and, on a busy machine, noisy. They print what they measured.
+security: $(DEV_STAMP)
+	HAVEN_SECURITY_TESTS=1 $(BIN)/pytest tests/security -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(LOWEST) $(LOWEST).txt dist build .mypy_cache .pytest_cache .ruff_cache

@@ -15,6 +15,7 @@ from alerts.schemas import (
     AlertIn,
     AlertOut,
     AlertUpdateIn,
+    ApproveIn,
     AudienceOut,
     AuditOut,
     CancelIn,
@@ -24,7 +25,7 @@ from alerts.schemas import (
 from alerts.views import alert_out, audit_out, messages_out
 from haven.auth import bearer_token
 from haven.db import get_session
-from haven.errors import HavenError, InvalidInput
+from haven.errors import HavenError, InvalidInput, PreconditionRequired
 from haven.openapi import document
 from haven.settings import get_settings
 from haven.web import parse_json
@@ -54,12 +55,39 @@ def _sent(alert: Alert) -> tuple[Response, int]:
 
 
 def _answer(alert: Alert, status: int = 200) -> tuple[Response, int]:
-    return jsonify(alert_out(session=get_session(), alert=alert)), status
+    response = jsonify(alert_out(session=get_session(), alert=alert))
+    response.set_etag(str(alert.revision))
+    return response, status
+
+
+def _reviewed_revision() -> int:
+    """The revision the approver reviewed: `{"revision": N}` in the body, or `If-Match`."""
+    if request.content_length or request.is_json:
+        return parse_json(ApproveIn).revision
+    tags = request.if_match
+    if not tags:
+        raise PreconditionRequired(
+            'Give the revision you reviewed, as {"revision": N} or an If-Match header: '
+            "GET the alert to see its revision (and ETag).",
+            code="revision_required",
+        )
+    revisions = tags.as_set()
+    if tags.star_tag or len(revisions) != 1 or not next(iter(revisions)).isdigit():
+        raise InvalidInput("If-Match: give exactly one revision, as the alert's ETag shows it.")
+    return int(next(iter(revisions)))
 
 
 @bp.post("")
 @document(
-    "Create an alert draft.", auth="officer", body=AlertIn, responses={201: AlertOut}, tags=TAGS
+    "Create an alert draft.",
+    auth="officer",
+    body=AlertIn,
+    responses={201: AlertOut},
+    tags=TAGS,
+    links={
+        f"alerts_api.{view}": {"alert_id": "$response.body#/id"}
+        for view in ("read", "audience", "submit", "approve", "update", "cancel", "audit")
+    },
 )
 def create() -> tuple[Response, int]:
     """Store a draft after checking areas, expiry and jurisdiction."""
@@ -105,14 +133,19 @@ def create_from_cap() -> tuple[Response, int]:
     return jsonify({**body, "skipped": skipped}), 201
 
 
-@bp.get("/<int:alert_id>")
-@document("An alert of your agency.", auth="officer", responses={200: AlertOut}, tags=TAGS)
+@bp.get("/<dbid:alert_id>")
+@document(
+    "An alert of your agency; its ETag is its revision.",
+    auth="officer",
+    responses={200: AlertOut},
+    tags=TAGS,
+)
 def read(alert_id: int) -> tuple[Response, int]:
-    """The alert, its state and current version."""
+    """The alert, its state, revision and current version."""
     return _answer(service.get_alert(session=get_session(), officer=_officer(), alert_id=alert_id))
 
 
-@bp.post("/<int:alert_id>/audience")
+@bp.post("/<dbid:alert_id>/audience")
 @document(
     "How many subscribers and locations the alert would reach, in all and per area.",
     auth="officer",
@@ -126,7 +159,7 @@ def audience(alert_id: int) -> Response:
     return jsonify(service.count_audience(session=session, alert=alert, audience=get_audience()))
 
 
-@bp.post("/<int:alert_id>/submit")
+@bp.post("/<dbid:alert_id>/submit")
 @document("Send a draft for approval.", auth="officer", responses={200: AlertOut}, tags=TAGS)
 def submit(alert_id: int) -> tuple[Response, int]:
     """Draft to pending."""
@@ -135,29 +168,34 @@ def submit(alert_id: int) -> tuple[Response, int]:
     )
 
 
-@bp.post("/<int:alert_id>/approve")
+@bp.post("/<dbid:alert_id>/approve")
 @document(
-    "Approve and send an alert (a second officer with approver rights).",
+    "Approve and send an alert (a second officer with approver rights, who wrote none of it), "
+    "naming the revision reviewed: `revision` in the body or an `If-Match` header. 409 if the "
+    "alert has changed since.",
     auth="officer",
+    body=ApproveIn,
     responses={200: AlertOut},
     tags=TAGS,
 )
 def approve(alert_id: int) -> tuple[Response, int]:
-    """Pending to active: version 1 goes out."""
+    """Pending to active at the reviewed revision: version 1 goes out."""
     alert = service.approve_alert(
         session=get_session(),
         officer=_officer(),
         alert_id=alert_id,
+        revision=_reviewed_revision(),
         rules=_rules(),
         audience=get_audience(),
     )
     return _sent(alert)
 
 
-@bp.post("/<int:alert_id>/update")
+@bp.post("/<dbid:alert_id>/update")
 @document(
-    "Change an alert: a draft in place, an active alert as a new version. Texts merge per "
-    "language (null removes one). For an active alert, `messages` gives per language what "
+    "Change an alert: a draft in place (a pending one goes back to draft and needs a new "
+    "submit), an active alert as a new version. Every change raises its revision. Texts merge "
+    "per language (null removes one). For an active alert, `messages` gives per language what "
     "its subscribers will receive.",
     auth="officer",
     body=AlertUpdateIn,
@@ -183,10 +221,12 @@ def update(alert_id: int) -> tuple[Response, int]:
         public_url=settings.public_url,
         budget=settings.sms_segment_budget,
     )
-    return jsonify({**alert_out(session=session, alert=alert), "messages": messages}), 200
+    response = jsonify({**alert_out(session=session, alert=alert), "messages": messages})
+    response.set_etag(str(alert.revision))
+    return response, 200
 
 
-@bp.post("/<int:alert_id>/cancel")
+@bp.post("/<dbid:alert_id>/cancel")
 @document(
     "Cancel an alert, giving the reason.",
     auth="officer",
@@ -206,7 +246,7 @@ def cancel(alert_id: int) -> tuple[Response, int]:
     return _sent(alert)
 
 
-@bp.get("/<int:alert_id>/deliveries")
+@bp.get("/<dbid:alert_id>/deliveries")
 @document(
     "Delivery progress: counts by version, channel and status; first and last send times.",
     auth="officer",
@@ -220,7 +260,7 @@ def deliveries(alert_id: int) -> Response:
     return jsonify(progress(session=session, alert_id=alert.id))
 
 
-@bp.get("/<int:alert_id>/audit")
+@bp.get("/<dbid:alert_id>/audit")
 @document("The alert's audit trail.", auth="officer", responses={200: AuditOut}, tags=TAGS)
 def audit(alert_id: int) -> Response:
     """Who did what, when, and what changed."""

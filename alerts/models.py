@@ -48,6 +48,8 @@ class Alert(Base):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     status: Mapped[str] = mapped_column(String(10))  # Actual, Exercise, Test
     state: Mapped[str] = mapped_column(String(10), index=True)  # draft ... expired
+    # Goes up with every change of content: an approval names the revision it reviewed.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
     version: Mapped[int] = mapped_column(default=0)  # 0 until first sent
     created_by: Mapped[int] = mapped_column(ForeignKey("officer.id"))
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)

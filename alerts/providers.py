@@ -13,6 +13,8 @@ import itertools
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
@@ -41,6 +43,7 @@ VALIDITY_RANGE = (1, 36_000)
 # Apprise error codes in SendResult (no more than Delivery.error_code's 16 characters).
 APPRISE_FAILED = "apprise"
 APPRISE_BAD_URL = "apprise-url"
+APPRISE_DEADLINE = "apprise-deadline"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,27 +260,56 @@ _APPRISE_FILTER = _RedactUrls()
 
 
 class AppriseChannelProvider:
-    """Delivers to one Apprise URL per call, with the outcome of that URL alone.
+    """Delivers to one Apprise URL per call, with the outcome of that URL alone, within a hard
+    deadline of `deadline` seconds.
 
     A fresh Apprise object per call: each call's result then holds that URL's outcome only.
+    Each call runs in this provider's own small thread pool, never in Apprise's process-wide
+    one, and its socket timeouts are capped at half the deadline whatever the URL asks
+    (`?cto=900&rto=900`), so a channel that accepts a connection and never answers frees its
+    thread: it cannot starve the sends of other channels, nor the sign-ups of new ones.
     """
 
-    def __init__(self, *, timeout: float = 30) -> None:
-        self._timeout = timeout
+    def __init__(self, *, deadline: float = 10.0, workers: int = 8) -> None:
+        self.deadline = deadline
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         logging.getLogger("apprise").addFilter(_APPRISE_FILTER)  # a no-op once added
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="haven-apprise")
+            return self._pool
 
     @timed_send("apprise")
     def notify(self, *, url: str, title: str, body: str) -> SendResult:
         """Send one notification; accepted if Apprise's service reports success.
 
-        A timeout is retried; any other failure is final (Apprise cannot say whether it
-        would pass later), with Apprise's reason in the log.
+        A send still unanswered at the deadline is retried (the channel may have taken it:
+        each retry spends an attempt); any other failure is final (Apprise cannot say whether
+        it would pass later), with Apprise's reason in the log.
         """
-        service = apprise.Apprise()
+        # service_timeout=0: Apprise then calls the service in the calling thread (ours)
+        # instead of handing it to its shared pool, where an abandoned call holds a worker.
+        service = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0))
         if not service.add(url):
             log.warning("not a usable Apprise URL: %s", redact(url))
             return SendResult("failed", error_code=APPRISE_BAD_URL)
-        result = service.notify(body=body, title=title, timeout=self._timeout)
+        for plugin in service:
+            _bound_sockets(plugin, self.deadline / 2)
+        future = self._executor().submit(service.notify, body=body, title=title)
+        try:
+            result = future.result(timeout=self.deadline)
+        except FutureTimeout:
+            future.cancel()  # still queued behind busy threads: never started
+            log.warning("%s gave no answer within %g s, will retry", redact(url), self.deadline)
+            return SendResult(
+                "retry",
+                error_code=APPRISE_DEADLINE,
+                reason=f"no answer within {self.deadline:g} s",
+            )
         if result.status == AppriseResultStatus.SUCCESS:
             return SendResult("accepted", status="sent")
         reasons = "; ".join(entry.message for entry in result.logs())
@@ -286,6 +318,19 @@ class AppriseChannelProvider:
             return SendResult("retry", error_code=APPRISE_FAILED)
         log.warning("Apprise failed on %s: %s", redact(url), reasons or result.status.name)
         return SendResult("failed", error_code=APPRISE_FAILED)
+
+
+def _bound_sockets(plugin: Any, seconds: float) -> None:
+    """Cap one Apprise service's connect and read timeouts at `seconds`, and let it make one
+    attempt only: Haven retries by itself, after a backoff."""
+    plugin.socket_connect_timeout = min(float(plugin.socket_connect_timeout), seconds)
+    plugin.socket_read_timeout = min(float(plugin.socket_read_timeout), seconds)
+    plugin.retry = 0
+
+
+def make_channel_provider(settings: Settings) -> AppriseChannelProvider:
+    """The Apprise provider the settings describe (its per-send deadline)."""
+    return AppriseChannelProvider(deadline=settings.channel_send_seconds)
 
 
 def make_sms_provider(settings: Settings) -> SmsProvider:

@@ -4,9 +4,11 @@ Atom index of active alerts. Texts are rendered inside each language's locale.""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask_babel import force_locale, gettext
+from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
 from alerts import store
@@ -21,8 +23,9 @@ from alerts.cap import (
     cap_language,
     render_cap,
 )
-from alerts.content import AlertContent
+from alerts.content import AlertContent, StoredArea
 from alerts.models import Alert
+from alerts.svg import AreaMap, area_map
 from alerts.views import cap_identifier, msg_type
 from geo.areas import parse_area, to_cap_polygons
 from haven.i18n import CATALOG_LOCALES
@@ -63,6 +66,37 @@ def vehicle_summary(content: AlertContent) -> str | None:
         return None
     text: str = gettext("Vehicle: %(vehicle)s.", vehicle=described)
     return text
+
+
+@dataclass(frozen=True)
+class PublicView:
+    """What an alert version's public pages show, in any language, but its map: the content
+    without the areas' vertices, the areas' descriptions and the agency."""
+
+    content: AlertContent  # areas left out: a page needs only their descriptions
+    area_descriptions: tuple[str | None, ...]
+    agency: str
+    nbytes: int = 4096  # about how much memory it holds
+
+
+def public_view(*, session: Session, alert: Alert) -> PublicView:
+    """The alert's content as its public pages show it."""
+    content = AlertContent.from_stored(alert.content)
+    return PublicView(
+        content=content.model_copy(update={"areas": []}),
+        area_descriptions=tuple(area.description for area in content.areas),
+        agency=store.get_agency(session=session, agency_id=alert.agency_id).name,
+    )
+
+
+def public_area_map(*, session: Session, alert: Alert) -> AreaMap:
+    """Parse the alert's stored areas and draw them (its agency's jurisdiction if none)."""
+    areas = [StoredArea.model_validate(area) for area in alert.content.get("areas", [])]
+    geometries = [parse_area(a.kind, a.source, a.description).geometry for a in areas]
+    if not geometries:
+        agency = store.get_agency(session=session, agency_id=alert.agency_id)
+        geometries = [shape(agency.jurisdiction)]
+    return area_map(geometries)
 
 
 def _info(alert: Alert, content: AlertContent, agency: str, language: str, page: str) -> CapInfo:

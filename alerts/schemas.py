@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, Field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from alerts.phones import to_e164 as e164
 from haven.languages import LANGUAGES
@@ -34,7 +41,7 @@ class ChildIn(Strict):
     """A missing child."""
 
     name: str = Field(min_length=1, max_length=200)
-    age: int | None = Field(default=None, ge=0, le=20)
+    age: StrictInt | None = Field(default=None, ge=0, le=20)
     description: str | None = Field(default=None, max_length=1000)
     photo_url: AnyHttpUrl | None = None
 
@@ -93,12 +100,16 @@ class AreaIn(Strict):
         ]
         if len(given) != 1:
             raise ValueError("an area is exactly one of polygon, circle, geojson or same")
+        if not getattr(self, given[0]):
+            raise ValueError(f"the {given[0]} is empty")
         return self
 
     @property
     def kind(self) -> str:
         """Which form this area takes."""
-        return next(k for k in ("polygon", "circle", "geojson", "same") if getattr(self, k))
+        return next(
+            k for k in ("polygon", "circle", "geojson", "same") if getattr(self, k) is not None
+        )
 
     @property
     def source(self) -> Any:
@@ -171,6 +182,12 @@ class AlertUpdateIn(Strict):
         if self.texts is not None:
             _languages(self.texts)
         return self
+
+
+class ApproveIn(Strict):
+    """What the approver reviewed: the alert's revision, as `GET` showed it."""
+
+    revision: StrictInt = Field(ge=1, le=2**31 - 1)
 
 
 class CancelIn(Strict):
@@ -254,13 +271,15 @@ class AlertContentOut(Out):
 
 
 class AlertOut(Out):
-    """An alert as officers see it."""
+    """An alert as officers see it. `revision` changes with every edit of its content; an
+    approval names the revision the approver reviewed."""
 
     id: int
     identifier: str
     agency: str
     status: AlertStatus
     state: AlertState
+    revision: int
     version: int
     msg_type: Literal["Alert", "Update", "Cancel"]
     created_at: datetime.datetime
@@ -292,6 +311,7 @@ class AuditEntryOut(Out):
 
     at: datetime.datetime
     officer: str | None
+    officer_id: int | None
     action: str
     changes: dict[str, Any]
 

@@ -22,9 +22,9 @@ from alerts.content import AlertContent, StoredArea
 from alerts.dispatch.service import queue_version
 from alerts.models import Agency, Alert, AlertVersion, AuditEntry, Officer
 from alerts.schemas import AlertIn, AlertUpdateIn, AreaIn, CancelIn
-from geo.areas import Area, parse_area
+from geo.areas import Area, parse_area, source_vertex_count
 from geo.errors import GeoError
-from geo.jurisdiction import outside_jurisdiction
+from geo.jurisdiction import allowed_area
 from haven import auth
 from haven.db import utcnow, write
 from haven.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -38,12 +38,18 @@ class Rules:
     max_hours: int = 24
     tolerance_km: float = 2.0
     two_person_rule: bool = True
+    max_areas: int = 100
+    max_vertices: int = 20_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
         """The rules in force."""
         return cls(
-            settings.alert_max_hours, settings.jurisdiction_tolerance_km, settings.two_person_rule
+            max_hours=settings.alert_max_hours,
+            tolerance_km=settings.jurisdiction_tolerance_km,
+            two_person_rule=settings.two_person_rule,
+            max_areas=settings.alert_max_areas,
+            max_vertices=settings.alert_max_vertices,
         )
 
 
@@ -129,11 +135,32 @@ def parse_areas(areas: Sequence[AreaIn | StoredArea]) -> list[Area]:
     return parsed
 
 
+def check_area_limits(areas: Sequence[AreaIn], rules: Rules) -> None:
+    """422 if an officer's areas are too many or have too many vertices in all.
+
+    Counted before parsing, so an oversized request costs next to nothing. The limits keep
+    an officer's request under a second of CPU (docs/geo.md); stored areas are not counted.
+    """
+    if len(areas) > rules.max_areas:
+        raise InvalidInput(
+            f"areas: the alert has {len(areas):,} areas; the limit is {rules.max_areas:,}.",
+            code="too_many_areas",
+        )
+    vertices = sum(source_vertex_count(area.kind, area.source) for area in areas)
+    if vertices > rules.max_vertices:
+        raise InvalidInput(
+            f"areas: the areas have {vertices:,} vertices in all; "
+            f"the limit is {rules.max_vertices:,}.",
+            code="too_many_vertices",
+        )
+
+
 def check_jurisdiction(agency: Agency, areas: list[Area], tolerance_km: float) -> None:
     """422 naming the area that reaches outside the agency's jurisdiction."""
-    jurisdiction = shape(agency.jurisdiction)
+    # Projected and widened once for all the areas: that costs more than checking one.
+    allowed = allowed_area(shape(agency.jurisdiction), tolerance_km)
     for number, area in enumerate(areas):
-        overhang = outside_jurisdiction(area.geometry, jurisdiction, tolerance_km)
+        overhang = allowed.outside(area.geometry)
         if not overhang.is_empty:
             near = (
                 f" near {overhang.near_lat:.3f},{overhang.near_lon:.3f}"
@@ -177,6 +204,7 @@ def create_draft(*, session: Session, officer: Officer, draft: AlertIn, rules: R
     """Store a new draft after checking its areas, expiry and jurisdiction."""
     now = utcnow()
     _check_expiry(draft.expires, rules, now)
+    check_area_limits(draft.areas, rules)
     areas = parse_areas(draft.areas)
     with write(session):
         agency = store.get_agency(session=session, agency_id=officer.agency_id)
@@ -187,6 +215,7 @@ def create_draft(*, session: Session, officer: Officer, draft: AlertIn, rules: R
                 agency_id=agency.id,
                 status=draft.status,
                 state="draft",
+                revision=1,
                 version=0,
                 created_by=officer.id,
                 created_at=now,
@@ -194,7 +223,7 @@ def create_draft(*, session: Session, officer: Officer, draft: AlertIn, rules: R
                 content=draft.model_dump(mode="json", exclude_none=True),
             ),
         )
-        _audit(session, alert, officer, "created", content=alert.content)
+        _audit(session, alert, officer, "created", content=alert.content, revision=1)
     return alert
 
 
@@ -231,24 +260,49 @@ def submit_alert(*, session: Session, officer: Officer, alert_id: int) -> Alert:
     with write(session):
         alert = _locked(session, officer, alert_id, "draft")
         alert.state = "pending"
-        _audit(session, alert, officer, "submitted")
+        _audit(session, alert, officer, "submitted", revision=alert.revision)
     return alert
 
 
 def approve_alert(
-    *, session: Session, officer: Officer, alert_id: int, rules: Rules, audience: LiveAudience
+    *,
+    session: Session,
+    officer: Officer,
+    alert_id: int,
+    revision: int,
+    rules: Rules,
+    audience: LiveAudience,
 ) -> Alert:
-    """Approve a pending alert and send it: version 1, with its audience recorded."""
+    """Approve a pending alert at the `revision` the approver reviewed, and send it: version 1,
+    with its audience recorded.
+
+    409 if the alert has changed since that revision. Under the two-person rule, nobody who
+    wrote any of its content (created or updated it) may approve it.
+    """
     if not officer.is_approver:
         raise Forbidden("Only an officer with approver rights can approve an alert.")
     with write(session):
         alert = _locked(session, officer, alert_id, "pending")
-        if rules.two_person_rule and alert.created_by == officer.id:
-            raise Forbidden("A second officer must approve this alert (two-person rule).")
+        if alert.revision != revision:
+            raise Conflict(
+                f"Alert {alert.id} is now at revision {alert.revision}, not revision {revision} "
+                f"that you reviewed; review revision {alert.revision} and approve that.",
+                code="revision_changed",
+                details={"revision": alert.revision},
+            )
+        if rules.two_person_rule:
+            editors = store.fetch_editor_ids(session=session, alert_id=alert.id)
+            if officer.id in editors | {alert.created_by}:
+                raise Forbidden(
+                    "A second officer must approve this alert (two-person rule): you wrote "
+                    "some of its content."
+                )
         _check_expiry(alert.expires, rules, utcnow())
         alert.state, alert.sent_at = "active", utcnow()
         _new_version(session, alert, "Alert", audience)
-        _audit(session, alert, officer, "approved", audience=alert.audience)
+        _audit(
+            session, alert, officer, "approved", revision=alert.revision, audience=alert.audience
+        )
     return alert
 
 
@@ -263,6 +317,8 @@ def update_alert(
 ) -> Alert:
     """Change a draft in place, or send a new version of an active alert.
 
+    Every change raises the alert's revision. A pending alert goes back to draft and needs a
+    new submit: nobody approves content they have not seen.
     Only the changes are checked against the input rules; the stored rest is kept as it is.
     Texts merge per language (`AlertUpdateIn`): a text is removed only by an explicit null.
     """
@@ -277,13 +333,26 @@ def update_alert(
         if changes.expires is not None:
             _check_expiry(changes.expires, rules, utcnow())
         if changes.areas is not None:
+            check_area_limits(changes.areas, rules)
             agency = store.get_agency(session=session, agency_id=alert.agency_id)
             check_jurisdiction(agency, parse_areas(changes.areas), rules.tolerance_km)
         alert.content = _merged(alert.content, values)
         alert.expires = AlertContent.from_stored(alert.content).expires
+        alert.revision += 1
         if alert.state == "active":
             _new_version(session, alert, "Update", audience)
-        _audit(session, alert, officer, "updated", changes=changed, version=alert.version)
+        _audit(
+            session,
+            alert,
+            officer,
+            "updated",
+            changes=changed,
+            revision=alert.revision,
+            version=alert.version,
+        )
+        if alert.state == "pending":
+            alert.state = "draft"
+            _audit(session, alert, officer, "returned_to_draft", revision=alert.revision)
     return alert
 
 

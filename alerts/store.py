@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ARRAY, Row, Table, any_, bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from alerts.models import (
     Agency,
@@ -70,23 +70,34 @@ def fetch_officer_names(*, session: Session, agency_id: int) -> dict[int, str]:
 # Alerts
 
 
-def get_alert(*, session: Session, alert_id: int, for_update: bool = False) -> Alert | None:
-    """An alert by id (locked for the rest of the transaction with `for_update`)."""
+def get_alert(
+    *, session: Session, alert_id: int, for_update: bool = False, with_content: bool = True
+) -> Alert | None:
+    """An alert by id (locked for the rest of the transaction with `for_update`).
+
+    Without `with_content`, its content and audience are read only when first touched: a
+    public page served from the cache never reads an area's vertices.
+    """
     query = select(Alert).where(Alert.id == alert_id)
+    if not with_content:
+        query = query.options(defer(Alert.content), defer(Alert.audience))
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
 
 
-def fetch_active_alerts(*, session: Session, now: datetime.datetime) -> list[Alert]:
-    """Alerts that are out and not yet expired, newest first."""
-    return list(
-        session.scalars(
-            select(Alert)
-            .where(Alert.state == "active", Alert.expires > now, Alert.status == "Actual")
-            .order_by(Alert.sent_at.desc())
-        )
+def fetch_active_alerts(
+    *, session: Session, now: datetime.datetime, with_content: bool = True
+) -> list[Alert]:
+    """Alerts that are out and not yet expired, newest first (`with_content`: as `get_alert`)."""
+    query = (
+        select(Alert)
+        .where(Alert.state == "active", Alert.expires > now, Alert.status == "Actual")
+        .order_by(Alert.sent_at.desc())
     )
+    if not with_content:
+        query = query.options(defer(Alert.content), defer(Alert.audience))
+    return list(session.scalars(query))
 
 
 def fetch_expired_alert_ids(*, session: Session, now: datetime.datetime) -> list[int]:
@@ -114,6 +125,16 @@ def fetch_audit(*, session: Session, alert_id: int) -> list[AuditEntry]:
             select(AuditEntry).where(AuditEntry.alert_id == alert_id).order_by(AuditEntry.id)
         )
     )
+
+
+def fetch_editor_ids(*, session: Session, alert_id: int) -> set[int]:
+    """Every officer who wrote an alert's content: its creator and everyone who updated it."""
+    ids = session.scalars(
+        select(AuditEntry.officer_id).where(
+            AuditEntry.alert_id == alert_id, AuditEntry.action.in_(("created", "updated"))
+        )
+    )
+    return {officer_id for officer_id in ids if officer_id is not None}
 
 
 # Subscribers and their locations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,32 @@ SIMPLIFY_PX = 0.5
 _POLYGON = 3  # shapely type id
 
 
+@dataclass(frozen=True)
+class AreaMap:
+    """The drawing of an alert's areas without its title: the costly part of `area_svg`,
+    computed once per alert version and drawn with a title in each reader's language."""
+
+    width: int
+    height: int
+    paths: tuple[str, ...]  # path data, one per polygon
+
+    @property
+    def nbytes(self) -> int:
+        """About how much memory it holds."""
+        return 256 + sum(len(path) for path in self.paths)
+
+    def svg(self, *, title: str) -> str:
+        """The <svg> element (as text), with `title` for assistive technology."""
+        return _svg(self, title)
+
+
 def area_svg(geometries: Sequence[Any], *, width: int = 320, height: int = 240, title: str) -> str:
     """An <svg> element (as text) drawing the (Multi)Polygons, lon/lat, with `title` for AT."""
+    return area_map(geometries, width=width, height=height).svg(title=title)
+
+
+def area_map(geometries: Sequence[Any], *, width: int = 320, height: int = 240) -> AreaMap:
+    """The (Multi)Polygons, lon/lat, projected to a width x height map and simplified."""
     if width <= 2 * PADDING_PX or height <= 2 * PADDING_PX:
         raise ValueError(f"a {width}x{height} map leaves no room inside its padding")
     parts = shapely.get_parts(np.asarray(list(geometries), dtype=object))
@@ -34,7 +59,12 @@ def area_svg(geometries: Sequence[Any], *, width: int = 320, height: int = 240, 
         raise ValueError("there is no area to draw")
     screen = _to_screen(polygons, width, height)
     simplified = shapely.simplify(screen, SIMPLIFY_PX, preserve_topology=True)
+    paths = (_path_data(polygon) for polygon in simplified)
+    return AreaMap(width, height, tuple(path for path in paths if path))
 
+
+def _svg(drawing: AreaMap, title: str) -> str:
+    width, height = drawing.width, drawing.height
     svg = ET.Element(
         "svg",
         {
@@ -60,10 +90,8 @@ def area_svg(geometries: Sequence[Any], *, width: int = 320, height: int = 240, 
             "stroke-linejoin": "round",
         },
     )
-    for polygon in simplified:
-        path = _path_data(polygon)
-        if path:
-            ET.SubElement(group, "path", {"d": path})
+    for path in drawing.paths:
+        ET.SubElement(group, "path", {"d": path})
     text: str = ET.tostring(svg, encoding="unicode")
     return text
 

@@ -44,6 +44,7 @@ def alert_out(*, session: Session, alert: Alert) -> dict[str, Any]:
         agency=agency.name,
         status=alert.status,
         state=alert.state,
+        revision=alert.revision,
         version=alert.version,
         msg_type=msg_type(alert),
         created_at=alert.created_at,
@@ -52,7 +53,7 @@ def alert_out(*, session: Session, alert: Alert) -> dict[str, Any]:
         cancel_reason=alert.cancel_reason,
         audience=AudienceOut.model_validate(alert.audience) if alert.audience else None,
         content=AlertContentOut.model_validate(AlertContent.from_stored(alert.content)),
-    ).model_dump(mode="json", exclude_none=True)
+    ).model_dump(mode="json")
 
 
 def messages_out(
@@ -93,6 +94,7 @@ def audit_out(*, session: Session, alert: Alert) -> dict[str, Any]:
             AuditEntryOut(
                 at=e.at,
                 officer=names.get(e.officer_id) if e.officer_id else None,
+                officer_id=e.officer_id,
                 action=e.action,
                 changes=e.changes,
             )

@@ -672,7 +672,12 @@ def dispatch(
             meters.start("while recording")
             with WaitSampler(database_url, interval=0.2) as waits:
                 started = time.monotonic()
-                call(server.base_url, officers["approver"], f"{path}/approve")
+                call(
+                    server.base_url,
+                    officers["approver"],
+                    f"{path}/approve",
+                    {"revision": alert["revision"]},
+                )
                 approved = time.monotonic()
                 outcome.approve_seconds = approved - started
                 _follow(

@@ -15,10 +15,10 @@ from typing import Any, Literal
 import numpy as np
 import shapely
 
-from geo.circles import parse_cap_circle
+from geo.circles import MAX_CIRCLE_RADIUS_KM, circle_vertex_count, parse_cap_circle
 from geo.coords import check_lat_lon, check_number, format_degrees, parse_decimal
 from geo.errors import AreaError
-from geo.same import same_geometry
+from geo.same import same_geometry, same_vertex_count
 
 AreaKind = Literal["polygon", "circle", "geojson", "same"]
 AREA_KINDS: tuple[AreaKind, ...] = ("polygon", "circle", "geojson", "same")
@@ -52,6 +52,45 @@ def parse_area(kind: str, source: object, description: str | None = None) -> Are
         text = _require_text(source, "SAME code")
         return Area("same", text, same_geometry(text), description)
     raise AreaError(f"unknown area kind {kind!r}; use one of {', '.join(AREA_KINDS)}")
+
+
+def source_vertex_count(kind: str, source: object) -> int:
+    """How many vertices (closing ones included) an area will have, counted without parsing it.
+
+    Cheap next to parsing, so a caller can refuse an oversized request before paying for it.
+    Malformed input counts what it holds (or 0); `parse_area` says what is wrong with it.
+    """
+    if kind == "polygon" and isinstance(source, str):
+        return len(source.split())
+    if kind == "geojson" and isinstance(source, Mapping):
+        if source.get("type") == "Feature":
+            geometry = source.get("geometry")
+            return source_vertex_count("geojson", geometry) if isinstance(geometry, Mapping) else 0
+        depth = {"Polygon": 2, "MultiPolygon": 3}.get(str(source.get("type")), 0)
+        return _count_positions(source.get("coordinates"), depth)
+    if kind == "circle" and isinstance(source, str):
+        try:
+            radius_km = float(source.split()[-1])
+        except (IndexError, ValueError):
+            return 0
+        if not 0.0 < radius_km <= MAX_CIRCLE_RADIUS_KM:
+            return 0
+        return circle_vertex_count(radius_km) + 1  # the ring repeats its first vertex
+    if kind == "same" and isinstance(source, str):
+        try:
+            return same_vertex_count(source)
+        except AreaError:
+            return 0
+    return 0
+
+
+def _count_positions(value: object, depth: int) -> int:
+    """Positions in nested lists `depth` levels above them (2: a Polygon's rings)."""
+    if depth == 0 or not isinstance(value, Sequence) or isinstance(value, str):
+        return 0
+    if depth == 1:
+        return len(value)
+    return sum(_count_positions(item, depth - 1) for item in value)
 
 
 def parse_cap_polygon(text: str) -> Any:

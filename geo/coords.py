@@ -15,14 +15,20 @@ def parse_decimal(text: str, what: str, error: type[GeoError]) -> float:
     """Parse a plain decimal number, or raise `error` naming `what` and the bad text."""
     if not _DECIMAL_RE.fullmatch(text):
         raise error(f"{what}: {text!r} is not a decimal number")
-    return float(text)
+    number = float(text)
+    if not math.isfinite(number):
+        raise error(f"{what}: the number is too large")
+    return number
 
 
 def check_number(value: object, what: str, error: type[GeoError]) -> float:
     """Return `value` as a float if it is a finite int or float (not a bool), else raise."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise error(f"{what}: {value!r} is not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        raise error(f"{what}: the number is too large") from None
     if not math.isfinite(number):
         raise error(f"{what}: {value!r} is not a finite number")
     return number

@@ -66,6 +66,16 @@ def same_geometry(code: str) -> Any:
     return shapely.from_wkb(_wkb(lookup_same(code).code))
 
 
+def same_vertex_count(code: str) -> int:
+    """How many vertices the geometry of a SAME code has; AreaError if the code is unknown."""
+    return _vertex_count(lookup_same(code).code)
+
+
+@functools.cache
+def _vertex_count(key: str) -> int:
+    return int(shapely.get_num_coordinates(shapely.from_wkb(_wkb(key))))
+
+
 @functools.cache
 def _wkb(key: str) -> bytes:
     _, geojson = _records()[key]

@@ -7,10 +7,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import alerts
 import takedown
-from haven import db, errors, i18n, logs, metrics, privacy, ratelimit, security
+from haven import db, errors, i18n, logs, metrics, privacy, ratelimit, security, web
 from haven.health import bp as health_bp
 from haven.openapi import build_spec, document
-from haven.settings import INSTANCE_DIR, PROJECT_ROOT, Settings
+from haven.settings import PROJECT_ROOT, Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     app = Flask(
         __name__,
-        instance_path=str(INSTANCE_DIR),
+        instance_path=str(settings.instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure(settings.log_level)
     db.init_app(app, db.Database(settings.database_url))
     errors.init_app(app)
+    web.init_app(app)  # before any blueprint: routes use its `dbid` converter
     logs.init_app(app)
     metrics.init_app(app)
     privacy.init_app(app)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from celery import Celery
 from flask import Flask
+from sqlalchemy.orm import Session
 
+from haven.health import Readiness, add_readiness_check
 from haven.settings import Settings
 
 TASK_MODULES = ["alerts.dispatch.tasks"]
@@ -33,7 +35,24 @@ def make_celery(app: Flask) -> Celery:
     )
     celery.flask_app = app  # type: ignore[attr-defined]
     app.extensions["haven.celery"] = celery
+
+    def broker(_session: Session) -> Readiness:
+        return Readiness.READY if broker_is_reachable(celery) else Readiness.UNAVAILABLE
+
+    add_readiness_check(app, name="broker", check=broker)
     return celery
+
+
+def broker_is_reachable(celery: Celery, *, timeout: int = 2) -> bool:
+    """Whether the broker accepts a connection now: one try, at most `timeout` seconds."""
+    try:
+        with celery.connection_for_write() as connection:
+            connection.connect_timeout = timeout
+            # max_retries=0: one attempt. kombu's default retries for minutes.
+            connection.ensure_connection(max_retries=0, timeout=timeout)
+    except Exception:  # each transport raises its own kinds
+        return False
+    return True
 
 
 def flask_app_of(celery: Celery) -> Flask:

@@ -71,6 +71,14 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     # Validated here, in the arbiter, so a bad setting stops the server before any worker boots.
     settings = load_settings()
+    if workers > 1 and not settings.redis_url:
+        # Memory counters are per process: N workers would allow N times every rate limit and
+        # N times the wrong PINs before a case locks.
+        raise click.ClickException(
+            f"--workers {workers} needs HAVEN_REDIS_URL: without Redis each process keeps its "
+            "own rate-limit and PIN counters, multiplying every limit; set HAVEN_REDIS_URL or "
+            "serve with --workers 1"
+        )
     run(settings=settings, host=host, port=port, workers=workers, threads=threads)
 
 

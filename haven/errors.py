@@ -19,6 +19,7 @@ class HavenError(Exception):
 
     status = 400
     code = "bad_request"
+    retry_after = 0  # seconds; sent as Retry-After when set
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -61,6 +62,13 @@ class Conflict(HavenError):
 
     status = 409
     code = "conflict"
+
+
+class PreconditionRequired(HavenError):
+    """The request must say which version of the thing it acts on (for example If-Match)."""
+
+    status = 428
+    code = "precondition_required"
 
 
 class Locked(HavenError):
@@ -121,7 +129,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HavenError)
     def _domain(exc: HavenError) -> Response:
         response = json_error(exc.status, exc.code, exc.message, exc.details)
-        if isinstance(exc, TooManyRequests) and exc.retry_after > 0:
+        if exc.retry_after > 0:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
@@ -136,7 +144,13 @@ def init_app(app: Flask) -> None:
             return exc
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
-        return json_error(status, code, exc.description or exc.name)
+        response = json_error(status, code, exc.description or exc.name)
+        # The exception's own headers are part of the answer: a 405's Allow, a 401's
+        # WWW-Authenticate. Only its HTML Content-Type is not.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

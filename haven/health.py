@@ -1,6 +1,11 @@
 """Liveness and readiness: `GET /healthz` answers 200 when the database is reachable;
-`GET /readyz` answers 200 only when every registered component (the audience index) is
-ready to serve, and 503 with the state of each while one is loading or behind."""
+`GET /readyz` answers 200 only when every registered component is ready to serve, and 503
+with the state of each while one is loading, behind or unavailable.
+
+The components: the audience index ("audience"), the rate-limit counter store ("counters":
+memory, or Redis) and, when HAVEN_BROKER_URL is set, the Celery broker ("broker"). Liveness
+stays the database's alone: a process whose Redis is down should be taken out of rotation,
+not restarted."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ class Readiness(enum.StrEnum):
     LOADING = "loading"
     READY = "ready"
     BEHIND = "behind"
+    UNAVAILABLE = "unavailable"  # an outside service it needs does not answer
 
 
 ReadinessCheck = Callable[[Session], Readiness]

@@ -7,7 +7,7 @@ import time
 
 from flask import Flask, Response, g, request
 
-from haven.privacy import is_anonymous_request
+from haven.privacy import anonymous_prefix, is_anonymous_request
 
 access_log = logging.getLogger("haven.access")
 
@@ -42,11 +42,15 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _log(response: Response) -> Response:
         elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
-        # Static files are fetched by anonymous pages (the Take It Down scripts): who fetched
-        # them is exactly what must not be kept.
-        if is_anonymous_request() or request.path.startswith("/static/"):
-            # The route pattern, never the path (it may hold a case number); no address.
-            rule = request.url_rule.rule if request.url_rule else "-"
+        # Anonymity is by path (haven/privacy.py), so it holds for static files, which anonymous
+        # pages fetch, and for requests that matched no route (404, 405).
+        if is_anonymous_request():
+            # The route pattern, never the path (it may hold a case number); no address. An
+            # unrouted request is logged by its anonymous prefix alone.
+            if request.url_rule is not None:
+                rule = request.url_rule.rule
+            else:
+                rule = f"<unrouted {anonymous_prefix(request.path) or '-'}>"
             access_log.info(
                 "%s %s %s %.1fms", request.method, rule, response.status_code, elapsed_ms
             )

@@ -54,6 +54,7 @@ class Operation:
     responses: dict[int, type[BaseModel] | str] = field(default_factory=dict)
     body_media_type: str = "application/json"
     tags: tuple[str, ...] = ()
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def document(
@@ -65,11 +66,19 @@ def document(
     responses: dict[int, type[BaseModel] | str] | None = None,
     body_media_type: str = "application/json",
     tags: tuple[str, ...] = (),
+    links: dict[str, dict[str, str]] | None = None,
 ) -> Callable[[F], F]:
-    """Declare a route's contract. `auth=None` marks a deliberately public route."""
+    """Declare a route's contract. `auth=None` marks a deliberately public route.
+
+    `links` maps the endpoint of a route that can act on this one's success answer (such as
+    "alerts_api.read") to that route's parameters, as OpenAPI runtime expressions
+    ("$response.body#/id"); they become OpenAPI links, which stateful fuzzing follows.
+    """
     if auth is not None and auth not in AUTH_SCHEMES:
         raise ValueError(f"unknown auth {auth!r}")
-    operation = Operation(summary, auth, body, query, dict(responses or {}), body_media_type, tags)
+    operation = Operation(
+        summary, auth, body, query, dict(responses or {}), body_media_type, tags, dict(links or {})
+    )
 
     def mark(view: F) -> F:
         view.__openapi__ = operation  # type: ignore[attr-defined]
@@ -94,10 +103,15 @@ _PARAMETER = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
 def openapi_path(rule: str) -> tuple[str, dict[str, str]]:
     """A werkzeug rule as an OpenAPI path, and its parameters' JSON types."""
     params = {
-        name: "integer" if converter == "int" else "string"
+        name: "integer" if converter in ("int", "dbid") else "string"
         for converter, name in _PARAMETER.findall(rule)
     }
     return _PARAMETER.sub(r"{\2}", rule), params
+
+
+def operation_id(method: str, path: str) -> str:
+    """The operationId of an OpenAPI path's method."""
+    return f"{method.lower()}_{path}".replace("/", "_").replace("{", "").replace("}", "")
 
 
 def _error_schema() -> dict[str, Any]:
@@ -122,6 +136,7 @@ def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> d
     """The OpenAPI 3.1 document for every documented route of the app."""
     models: set[type[BaseModel]] = set()
     entries: list[tuple[str, str, dict[str, str], Operation]] = []
+    operation_ids: dict[str, list[str]] = {}
     for rule in app.url_map.iter_rules():
         operation = operation_of(app.view_functions[rule.endpoint])
         if operation is None:
@@ -129,6 +144,7 @@ def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> d
         path, params = openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             entries.append((path, method.lower(), params, operation))
+            operation_ids.setdefault(rule.endpoint, []).append(operation_id(method, path))
         models.update(m for m in (operation.body, operation.query) if m is not None)
         models.update(r for r in operation.responses.values() if not isinstance(r, str))
 
@@ -143,7 +159,7 @@ def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> d
     for path, method, params, op in sorted(entries, key=lambda e: (e[0], e[1])):
         spec: dict[str, Any] = {
             "summary": op.summary,
-            "operationId": f"{method}_{path}".replace("/", "_").replace("{", "").replace("}", ""),
+            "operationId": operation_id(method, path),
             "tags": list(op.tags),
             "parameters": [
                 {"name": p, "in": "path", "required": True, "schema": {"type": kind}}
@@ -171,6 +187,13 @@ def build_spec(app: Flask, *, title: str = "Haven API", version: str = "1") -> d
                     "description": response.__doc__ or response.__name__,
                     "content": {"application/json": {"schema": refs[(response, "validation")]}},
                 }
+        if op.links:
+            success = min(s for s in op.responses if 200 <= s < 300)
+            spec["responses"][str(success)]["links"] = {
+                target_id: {"operationId": target_id, "parameters": parameters}
+                for endpoint, parameters in op.links.items()
+                for target_id in operation_ids[endpoint]
+            }
         spec["responses"]["4XX"] = {
             "description": "The request was refused; the error names the problem.",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import current_app
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +27,8 @@ def _data_root() -> Path:
 
 
 PROJECT_ROOT = _data_root()
-# The SQLite database and the audience snapshot: in the checkout, or under the working
-# directory of an installed Haven.
+# The default of `Settings.instance_path`: in the checkout, or under the working directory of
+# an installed Haven.
 INSTANCE_DIR = SOURCE_ROOT / "instance" if PROJECT_ROOT == SOURCE_ROOT else Path.cwd() / "instance"
 
 
@@ -58,6 +58,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore", populate_by_name=True)
 
+    # Every file Haven writes: the SQLite database and the audience snapshot (unless their own
+    # settings say otherwise) and Celery beat's schedule.
+    instance_path: Path = INSTANCE_DIR
+    # Default: SQLite at <instance_path>/haven.db.
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'haven.db'}"
     # Keys rate-limit counters and signs opaque tokens. Never stored; a random one per process
     # is fine for one machine, but several processes must share one.
@@ -87,11 +91,15 @@ class Settings(BaseSettings):
 
     # AMBER alerts
     # Where processes share the audience index as a memory-mapped file (empty: each process
-    # keeps a private copy).
+    # keeps a private copy). Default: instance_path.
     audience_snapshot_dir: Path | None = INSTANCE_DIR
     alert_max_hours: int = 24
     jurisdiction_tolerance_km: float = 2.0
     two_person_rule: bool = True
+    # An officer's areas per alert, and their vertices in all: together they keep a draft or
+    # an update under a second of CPU (docs/geo.md). Schemas refuse more than 500 areas.
+    alert_max_areas: int = Field(default=100, ge=1, le=500)
+    alert_max_vertices: int = Field(default=20_000, ge=4, le=1_000_000)
     sms_segment_budget: int = Field(default=2, ge=1, le=10)
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     dispatch_senders: int = Field(default=4, ge=1, le=64)
@@ -101,6 +109,11 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: float = Field(default=60.0, gt=0)
     # Times a delivery is tried (a worker that dies mid-batch spends one) before it fails.
     dispatch_max_attempts: int = Field(default=5, ge=1, le=100)
+    # Sender threads (in-process) or send tasks (Celery) for channels, apart from SMS senders.
+    dispatch_channel_senders: int = Field(default=2, ge=1, le=64)
+    # The most one message to a channel (or a sign-up's confirmation) may take: Haven stops
+    # waiting then, and caps the channel's socket timeouts at half of it.
+    channel_send_seconds: float = Field(default=10.0, gt=0, le=300)
     # Subscriptions: limits against abuse (SMS pumping, channel spam), per the `limits` syntax.
     subscription_code_per_phone_rate: str = "3/hour;5/day"
     subscription_code_per_client_rate: str = "10/hour;30/day"
@@ -142,6 +155,25 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @field_validator("instance_path")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.expanduser().absolute()
+
+    @model_validator(mode="after")
+    def _under_instance_path(self) -> Settings:
+        # Defaults that name files follow instance_path; values set explicitly stay.
+        if "database_url" not in self.model_fields_set:
+            self.database_url = f"sqlite:///{self.instance_path / 'haven.db'}"
+        if "audience_snapshot_dir" not in self.model_fields_set:
+            self.audience_snapshot_dir = self.instance_path
+        return self
+
+    @property
+    def beat_schedule_path(self) -> Path:
+        """Where Celery beat keeps the times of its last runs."""
+        return self.instance_path / "celerybeat-schedule"
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from haven.settings import INSTANCE_DIR, Settings
+from haven.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def start_dispatch(app: Flask) -> object:
         app,
         get_dispatcher(app),
         senders=settings.dispatch_senders,
+        channel_senders=settings.dispatch_channel_senders,
         on_permanent=mark_unreachable,
     )
     runner.start()
@@ -88,6 +89,57 @@ def start_in_process(app: Flask) -> threading.Thread | None:
     return thread
 
 
+# Celery tasks that run every second with nothing to do most times (the beat's tick).
+PERIODIC_TASKS = frozenset({"haven.tick"})
+# The loggers of Celery's per-task lines: received, succeeded, and beat's "Sending due task".
+CELERY_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat")
+
+
+class PeriodicTasksAtDebug(logging.Filter):
+    """Demotes Celery's INFO lines about PERIODIC_TASKS to DEBUG: one tick a second would
+    otherwise log two or three lines a second. Work a tick sets going logs as usual."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not self._is_periodic(record):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    @staticmethod
+    def _is_periodic(record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)  # Celery passes its format's context here
+        if isinstance(data, dict):
+            return data.get("name") in PERIODIC_TASKS
+        args = record.args if isinstance(record.args, tuple) else ()
+        return any(a in PERIODIC_TASKS for a in args if isinstance(a, str))
+
+
+_PERIODIC_FILTER = PeriodicTasksAtDebug()
+
+
+def quiet_periodic_tasks() -> None:
+    """Log Celery's lines about periodic tasks at DEBUG (idempotent)."""
+    for name in CELERY_TASK_LOGGERS:
+        logging.getLogger(name).addFilter(_PERIODIC_FILTER)  # a no-op once added
+
+
+def worker_arguments(settings: Settings, *, concurrency: int, beat: bool) -> list[str]:
+    """The Celery worker's command line; with `beat`, its schedule under instance_path."""
+    arguments = [
+        "worker",
+        "--loglevel=INFO",
+        "--pool=threads",
+        f"--concurrency={concurrency}",
+        f"--queues={settings.celery_queue}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        # Beat remembers its last runs in a file; keep it with the other instance data.
+        arguments += ["--beat", f"--schedule={settings.beat_schedule_path}"]
+    return arguments
+
+
 def run_worker(app: Flask, *, concurrency: int, beat: bool) -> None:
     """`haven worker`: a Celery worker when a broker is configured, else the in-process one."""
     settings: Settings = app.extensions["haven.settings"]
@@ -100,17 +152,7 @@ def run_worker(app: Flask, *, concurrency: int, beat: bool) -> None:
 
     celery = app.extensions.get("haven.celery") or make_celery(app)
     warm_audience(app)
-    arguments = [
-        "worker",
-        "--loglevel=INFO",
-        "--pool=threads",
-        f"--concurrency={concurrency}",
-        f"--queues={settings.celery_queue}",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    quiet_periodic_tasks()
     if beat:
-        # Beat remembers its last runs in a file; keep it with the other instance data.
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        arguments += ["--beat", f"--schedule={INSTANCE_DIR / 'celerybeat-schedule'}"]
-    celery.worker_main(arguments)
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+    celery.worker_main(worker_arguments(settings, concurrency=concurrency, beat=beat))

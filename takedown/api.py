@@ -35,6 +35,10 @@ def _pin() -> str:
     body=CaseIn,
     responses={201: CaseCreated},
     tags=("takedown",),
+    links={
+        "takedown_api.case_status": {"case_number": "$response.body#/case_number"},
+        "takedown_api.withdraw_case": {"case_number": "$response.body#/case_number"},
+    },
 )
 @counts_submissions
 def create_case() -> tuple[Response, int]:

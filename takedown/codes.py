@@ -24,11 +24,16 @@ _SEPARATORS = re.compile(r"[\s\-_.]+")
 # search of a stolen database take tens of thousands of core-years, while keeping submissions
 # cheap enough for hundreds a second; online guessing is throttled per case.
 _pins = PasswordHasher(time_cost=1, memory_cost=4 * 1024, parallelism=1)
-_DUMMY_HASH = _pins.hash("not-a-pin")
 
 
 def _random(length: int) -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+# Verified, and ignored, when there is no case: the same parameters as real PIN hashes, so an
+# unknown case number costs what a known one with a wrong PIN does. Random per process, so no
+# PIN could ever match it.
+_DUMMY_HASH = _pins.hash(_random(PIN_LENGTH))
 
 
 def new_case_number() -> str:
@@ -75,8 +80,10 @@ def hash_pin(pin: str) -> str:
 
 
 def verify_pin(pin_hash: str | None, pin: str) -> bool:
-    """Whether `pin` matches; with no hash, spends the same time and answers no."""
+    """Whether `pin` matches; with no hash, verifies against a dummy hash (the same time spent)
+    and answers no. Call it whether or not a case was found."""
     try:
-        return _pins.verify(pin_hash or _DUMMY_HASH, normalise(pin)) and pin_hash is not None
+        matched = _pins.verify(pin_hash or _DUMMY_HASH, normalise(pin))
     except (VerificationError, InvalidHashError):
         return False
+    return matched and pin_hash is not None

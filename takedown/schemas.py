@@ -6,7 +6,7 @@ import datetime
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from haven.web import Out, Strict
 
@@ -35,7 +35,7 @@ class HashIn(Strict):
     media: Media
     algorithm: Algorithm
     value: str = Field(min_length=1, max_length=64)
-    quality: int | None = Field(default=None, ge=0, le=100)
+    quality: StrictInt | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> HashIn:
@@ -140,7 +140,7 @@ class FeedbackIn(Strict):
     algorithm: Algorithm
     value: str = Field(min_length=1, max_length=64)
     outcome: Outcome
-    count: int = Field(default=1, ge=1, le=1_000_000)
+    count: StrictInt = Field(default=1, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _hex(self) -> FeedbackIn:

@@ -80,16 +80,26 @@ def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
 
 
 def _open_case(*, session: Session, number: str, pin: str, policy: PinPolicy) -> Case:
-    """The case, if the PIN is right. Wrong number and wrong PIN look exactly alike."""
+    """The case, if the PIN is right. Wrong number and wrong PIN look exactly alike, in the
+    answer and in the time it takes: the PIN is verified either way (against a dummy hash
+    when there is no case). Each attempt is counted before it is judged, so concurrent
+    guesses get no more than `policy.allowed` between them."""
     normalised = codes.normalise(number)
-    policy.throttle.check_lock(PIN_SCOPE, normalised, minutes=policy.minutes)
-    case = None
+    attempt = policy.throttle.spend_attempt(
+        PIN_SCOPE, normalised, allowed=policy.allowed, minutes=policy.minutes
+    )
+    found = None
     if codes.is_valid_case_number(normalised):
+        found = store.get_case_pin_hash(session=session, number=normalised)
+    # Evaluated unconditionally: `found is None or not verify(...)` would skip the slow hash
+    # for unknown numbers, and the time saved would tell that the number does not exist.
+    matched = codes.verify_pin(found, pin)
+    case = None
+    if found is not None and matched:  # only now is the whole case loaded
         case = store.get_case_by_number(session=session, number=normalised)
-    # Verify even when there is no case, so timing does not tell which part was wrong.
-    if case is None or not codes.verify_pin(case.pin_hash if case else None, pin):
+    if case is None:
         policy.throttle.record_failure(
-            PIN_SCOPE, normalised, allowed=policy.allowed, minutes=policy.minutes
+            PIN_SCOPE, normalised, attempt=attempt, allowed=policy.allowed, minutes=policy.minutes
         )
         raise NotFound(
             "No case matches that case number and PIN. Check both and try again.",

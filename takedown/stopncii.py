@@ -14,7 +14,7 @@ import datetime
 from typing import Any, Literal
 
 from flask import Blueprint, Response, g, jsonify, request
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from haven.auth import header_secret
 from haven.db import get_session
@@ -181,7 +181,7 @@ class HashFeedbackIn(Strict):
 class SubmitFeedbackIn(Strict):
     """SubmitFeedback's body."""
 
-    count: int | None = Field(default=None, ge=0)
+    count: StrictInt | None = Field(default=None, ge=0)
     hashFeedbacks: list[HashFeedbackIn] = Field(min_length=1, max_length=1000)
 
 

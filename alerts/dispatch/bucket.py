@@ -59,7 +59,9 @@ SYSTEM_CLOCK = SystemClock()
 
 
 class TokenBucket(Protocol):
-    """Blocks the caller until it may send `count` more messages."""
+    """Blocks the caller until it may send `count` more messages, `rate` a second."""
+
+    rate: float
 
     def take(self, count: int = 1) -> None:
         """Wait for `count` tokens."""

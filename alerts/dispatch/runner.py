@@ -1,4 +1,5 @@
-"""The in-process dispatcher: a recorder thread and a few sender threads beside the web server.
+"""The in-process dispatcher: a recorder thread and a few sender threads beside the web server,
+SMS senders and channel senders apart (a slow channel never holds up an SMS).
 
 It is the embedded default (SQLite, `make run`). With a broker configured, Celery workers
 run the same service functions instead (alerts/dispatch/tasks.py).
@@ -15,13 +16,15 @@ from sqlalchemy.orm import Session
 
 from alerts.audience import LiveAudience
 from alerts.dispatch.service import Dispatcher, record_next_job, send_due
+from alerts.dispatch.store import DeliveryKind
 from haven.db import Database
 
 log = logging.getLogger(__name__)
 
 
 class DispatchRunner:
-    """Threads that record dispatch jobs and send due deliveries until stopped."""
+    """Threads that record dispatch jobs and send due deliveries until stopped: `senders`
+    threads for SMS and `channel_senders` for channels."""
 
     def __init__(
         self,
@@ -29,12 +32,14 @@ class DispatchRunner:
         dispatcher: Dispatcher,
         *,
         senders: int = 4,
+        channel_senders: int = 2,
         idle_seconds: float = 0.2,
         on_permanent: Callable[[Session, int, str], None] | None = None,
     ) -> None:
         self.app = app
         self.dispatcher = dispatcher
         self.senders = senders
+        self.channel_senders = channel_senders
         self.idle_seconds = idle_seconds
         self.on_permanent = on_permanent
         self._stop = threading.Event()
@@ -43,11 +48,16 @@ class DispatchRunner:
     def start(self) -> None:
         """Start the recorder and the senders."""
         self._stop.clear()
-        targets = [self._record_loop] + [self._send_loop] * self.senders
-        self._threads = [
-            threading.Thread(target=t, name=f"haven-dispatch-{i}", daemon=True)
-            for i, t in enumerate(targets)
-        ]
+        self._threads = [threading.Thread(target=self._record_loop, name="haven-dispatch-record")]
+        for kind, count in (("sms", self.senders), ("channel", self.channel_senders)):
+            self._threads += [
+                threading.Thread(
+                    target=self._send_loop, args=(kind,), name=f"haven-dispatch-{kind}-{i}"
+                )
+                for i in range(count)
+            ]
+        for thread in self._threads:
+            thread.daemon = True
         for thread in self._threads:
             thread.start()
 
@@ -73,13 +83,14 @@ class DispatchRunner:
         audience: LiveAudience = self.app.extensions["haven.audience"]
         self._loop(lambda s: record_next_job(session=s, audience=audience) is not None)
 
-    def _send_loop(self) -> None:
+    def _send_loop(self, kind: DeliveryKind) -> None:
         self._loop(
             lambda s: (
                 send_due(
                     app=self.app,
                     session=s,
                     dispatcher=self.dispatcher,
+                    kind=kind,
                     on_permanent=self.on_permanent,
                 )
                 > 0

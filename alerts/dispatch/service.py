@@ -5,7 +5,10 @@ Recording commits in chunks, so the first messages leave while later chunks are 
 
 Sending isolates each delivery: one that cannot be rendered, or whose provider raises, gets an
 outcome of its own (tried again later, failed once `max_attempts` is spent), and the rest of
-its batch is recorded as usual.
+its batch is recorded as usual. SMS and channels are claimed in batches of their own, so an
+SMS never waits on a slow channel. A sender saves outcomes as they come (a few at a time) and
+extends its lease on what it has yet to send, so a batch that outlasts its lease is not taken
+over and sent again while its sender is still at work.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from alerts.audience import LiveAudience
 from alerts.content import AlertContent
 from alerts.dispatch import store
 from alerts.dispatch.bucket import TokenBucket
-from alerts.dispatch.store import Claim
+from alerts.dispatch.store import Claim, DeliveryKind
 from alerts.models import Alert, AlertVersion, DispatchJob
 from alerts.providers import PERMANENT_CODES, SendResult, SmsProvider
 from alerts.sms import Kind, render_channel, render_sms
@@ -38,6 +41,9 @@ from haven.health import Readiness
 log = logging.getLogger(__name__)
 
 CHUNK = 5_000  # deliveries recorded per transaction
+# A sender saves outcomes at least this often (a worker killed in between repeats no more).
+SAVE_EVERY = 10
+SAVE_SECONDS = 1.0
 KINDS: dict[str, Kind] = {"Alert": "alert", "Update": "update", "Cancel": "cancel"}
 MAX_BACKOFF_SECONDS = 300.0
 REASON_LENGTH = 200  # Delivery.reason
@@ -161,53 +167,164 @@ class _Skip:
     error_code: str
 
 
+def claim_size(*, dispatcher: Dispatcher, kind: DeliveryKind) -> int:
+    """How many deliveries a sender claims at once: the batch, and for SMS no more than the
+    shared rate lets through in half a lease (at least one), so that even a sender with the
+    rate to itself is done well within its lease."""
+    if kind == "channel":
+        return dispatcher.batch
+    allowed = int(dispatcher.bucket.rate * dispatcher.lease.total_seconds() / 2)
+    return max(1, min(dispatcher.batch, allowed))
+
+
 def send_due(
     *,
     app: Flask,
     session: Session,
     dispatcher: Dispatcher,
+    kind: DeliveryKind = "sms",
     on_permanent: Callable[[Session, int, str], None] | None = None,
 ) -> int:
-    """Claim a batch of due deliveries, send each within the rate limit, record what happened.
+    """Claim a batch of due deliveries of one kind, send each (SMS within the rate limit), and
+    record what happened as it happens.
 
     Each delivery gets its own outcome, whatever happens to the others: one that cannot be
     rendered, or whose sending raises, is tried again after a backoff until it has had
     `dispatcher.max_attempts` attempts, then fails with its reason. `on_permanent` is told of
     numbers that must get nothing more (alerts.subscribers.mark_unreachable).
 
+    Outcomes are saved every SAVE_EVERY deliveries or SAVE_SECONDS, whichever comes first.
+    Whenever less than half the lease is left, the lease of the deliveries still to send is
+    extended; one another worker took over meanwhile is left to that worker.
+
     Returns how many were claimed (0: nothing is due).
     """
     now = dispatcher.clock()
     with write(session):
         batch = store.claim_deliveries(
-            session=session, now=now, limit=dispatcher.batch, lease=dispatcher.lease
+            session=session,
+            now=now,
+            kind=kind,
+            limit=claim_size(dispatcher=dispatcher, kind=kind),
+            lease=dispatcher.lease,
         )
     if not batch:
         return 0
+    held_until = now + dispatcher.lease
+    lost: set[int] = set()  # taken over by another worker
     messages: dict[tuple[int, int, str], _Message | SendResult] = {}
-    outcomes: list[dict[str, Any]] = []
-    permanent: list[tuple[int, str]] = []
-    for claim in batch:
-        try:
-            result = _deliver(app, session, dispatcher, claim, messages)
-        except Exception as error:  # one delivery must never sink the rest of its batch
-            log.exception("delivery %s raised while sending", claim.id)
-            session.rollback()  # a failed query must not poison the batch's outcomes
-            result = SendResult("retry", error_code=SEND_RAISED, reason=_describe(error))
-        outcomes.append(_outcome(claim, result, dispatcher.clock(), dispatcher))
+    done = _Outcomes(session, on_permanent, saved_at=now)
+    handled = 0  # claims sent (or skipped) so far, their outcomes saved or in `done`
+    try:
+        for position, claim in enumerate(batch):
+            if dispatcher.clock() + dispatcher.lease / 2 > held_until:
+                done.save(dispatcher.clock())  # what is sent needs no lease
+                held_until, taken = _extend_lease(session, dispatcher, batch[position:], held_until)
+                lost |= taken
+            if claim.id not in lost:
+                try:
+                    result = _deliver(app, session, dispatcher, claim, messages)
+                except Exception as error:  # one delivery must never sink the rest of its batch
+                    log.exception("delivery %s raised while sending", claim.id)
+                    session.rollback()  # a failed query must not poison the outcomes saved next
+                    result = SendResult("retry", error_code=SEND_RAISED, reason=_describe(error))
+                now = dispatcher.clock()
+                done.add(claim, result, _outcome(claim, result, now, dispatcher))
+            handled = position + 1
+            if len(done) >= SAVE_EVERY or dispatcher.clock() - done.saved_at >= _SAVE_INTERVAL:
+                done.save(dispatcher.clock())
+        done.save(dispatcher.clock())
+    except Exception:
+        unsent = [claim for claim in batch[handled:] if claim.id not in lost]
+        _give_back(session, dispatcher, done, unsent, held_until)
+        raise
+    return len(batch)
+
+
+def _give_back(
+    session: Session,
+    dispatcher: Dispatcher,
+    done: _Outcomes,
+    unsent: list[Claim],
+    held_until: datetime.datetime,
+) -> None:
+    """After a failure mid-batch (the database dropping its connections, say): save the
+    outcomes not saved yet and give back the claims not sent, on a fresh connection, so that
+    they are not left to wait out the lease. Best effort: what fails here waits for the lease."""
+    session.rollback()
+    try:
+        done.save(dispatcher.clock())
+        with write(session):
+            store.release_claims(
+                session=session,
+                ids=[claim.id for claim in unsent],
+                held_until=held_until,
+                at=dispatcher.clock(),
+            )
+    except Exception:
+        log.exception("%d claimed deliveries wait for their lease to run out", len(unsent))
+
+
+_SAVE_INTERVAL = datetime.timedelta(seconds=SAVE_SECONDS)
+
+
+class _Outcomes:
+    """Outcomes not saved yet, and the numbers to stop that they found."""
+
+    def __init__(
+        self,
+        session: Session,
+        on_permanent: Callable[[Session, int, str], None] | None,
+        *,
+        saved_at: datetime.datetime,
+    ) -> None:
+        self.session = session
+        self.on_permanent = on_permanent
+        self.saved_at = saved_at
+        self._outcomes: list[dict[str, Any]] = []
+        self._permanent: list[tuple[int, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def add(self, claim: Claim, result: SendResult | _Skip, outcome: dict[str, Any]) -> None:
+        """Keep one delivery's outcome until the next save."""
+        self._outcomes.append(outcome)
         failed = isinstance(result, SendResult) and result.outcome == "failed"
         if failed and result.error_code in PERMANENT_CODES:
-            permanent.append((claim.subscriber_id, result.error_code))
-    with write(session):
-        store.save_outcomes(session=session, outcomes=outcomes)
-    if on_permanent is not None:
+            self._permanent.append((claim.subscriber_id, result.error_code))
+
+    def save(self, now: datetime.datetime) -> None:
+        """Save the outcomes kept so far in one short transaction, then act on the numbers."""
+        self.saved_at = now
+        if self._outcomes:
+            with write(self.session):
+                store.save_outcomes(session=self.session, outcomes=self._outcomes)
+            self._outcomes = []
+        permanent, self._permanent = self._permanent, []
+        if self.on_permanent is None:
+            return
         for subscriber_id, code in permanent:
             try:
-                with write(session):
-                    on_permanent(session, subscriber_id, code)
+                with write(self.session):
+                    self.on_permanent(self.session, subscriber_id, code)
             except Exception:  # the outcomes are saved; the next refusal will try again
                 log.exception("subscriber %s: could not act on error %s", subscriber_id, code)
-    return len(batch)
+
+
+def _extend_lease(
+    session: Session, dispatcher: Dispatcher, claims: list[Claim], held_until: datetime.datetime
+) -> tuple[datetime.datetime, set[int]]:
+    """Lease the claims still to send for another `dispatcher.lease`; returns the new end of
+    the lease and the ids of claims another worker took over (their lease had run out)."""
+    until = dispatcher.clock() + dispatcher.lease
+    ids = [claim.id for claim in claims]
+    with write(session):
+        kept = store.extend_leases(session=session, ids=ids, held_until=held_until, until=until)
+    lost = set(ids) - kept
+    if lost:
+        log.warning("%d claimed deliveries were taken over after their lease ran out", len(lost))
+    return until, lost
 
 
 def _deliver(

@@ -9,7 +9,7 @@ from flask import Flask
 
 from alerts.dispatch.bucket import LocalBucket, RedisBucket, TokenBucket
 from alerts.dispatch.service import Dispatcher
-from alerts.providers import AppriseChannelProvider, make_sms_provider
+from alerts.providers import make_channel_provider, make_sms_provider
 from alerts.subscriptions.channels import ChannelSender
 from haven.settings import Settings
 
@@ -37,7 +37,7 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher the settings describe."""
     return Dispatcher(
         sms=make_sms_provider(settings),
-        channels=ChannelSender.from_settings(settings, AppriseChannelProvider()),
+        channels=ChannelSender.from_settings(settings, make_channel_provider(settings)),
         bucket=make_bucket(settings),
         public_url=settings.public_url.rstrip("/"),
         segment_budget=settings.sms_segment_budget,

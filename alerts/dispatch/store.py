@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from alerts.models import Channel, Delivery, DispatchJob, Subscriber
 
 SMS = 0  # Delivery.channel_id of an SMS to the subscriber's phone
+# What a sender claims: SMS, or deliveries to channels. Never both in one batch, so an SMS
+# never waits behind a slow channel.
+DeliveryKind = Literal["sms", "channel"]
 # Statuses from which a message counts as having reached (or being on its way to) someone.
 REACHED = ("queued", "sent", "delivered", "undelivered")
 FINAL = ("delivered", "undelivered", "failed", "skipped")
@@ -160,10 +163,19 @@ def record_deliveries(
     )
 
 
+def _of_kind(kind: DeliveryKind) -> Any:
+    return Delivery.channel_id == SMS if kind == "sms" else Delivery.channel_id != SMS
+
+
 def claim_deliveries(
-    *, session: Session, now: datetime.datetime, limit: int, lease: datetime.timedelta
+    *,
+    session: Session,
+    now: datetime.datetime,
+    kind: DeliveryKind,
+    limit: int,
+    lease: datetime.timedelta,
 ) -> list[Claim]:
-    """Lease up to `limit` deliveries that are due, with what sending them needs.
+    """Lease up to `limit` deliveries of one kind that are due, with what sending them needs.
 
     Each claim counts as an attempt, so one whose worker died before recording its outcome
     is counted too.
@@ -172,10 +184,11 @@ def claim_deliveries(
         session,
         select(Delivery.id)
         .where(
+            _of_kind(kind),
             or_(
                 (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
                 (Delivery.status == "sending") & (Delivery.lease_until < now),
-            )
+            ),
         )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit),
@@ -210,6 +223,62 @@ def claim_deliveries(
         .order_by(Delivery.id)
     ).all()
     return [Claim(**row._asdict()) for row in rows]
+
+
+def extend_leases(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    held_until: datetime.datetime,
+    until: datetime.datetime,
+) -> set[int]:
+    """Lease these claimed deliveries on until `until`, those the caller still holds; returns
+    their ids.
+
+    The caller holds a delivery while it is `sending` under a lease ending no later than
+    `held_until` (the caller's own): a worker that took it over after that lease ran out
+    leased it later than that.
+    """
+    if not ids:
+        return set()
+    extended = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == "sending",
+            Delivery.lease_until <= held_until,
+        )
+        .values(lease_until=until)
+        .returning(Delivery.id)
+    ).scalars()
+    return set(extended)
+
+
+def release_claims(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    held_until: datetime.datetime,
+    at: datetime.datetime,
+) -> None:
+    """Give back claimed deliveries that were not sent: due again at `at`, the claim not
+    counted as an attempt. Only those the caller still holds (as in `extend_leases`)."""
+    if not ids:
+        return
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == "sending",
+            Delivery.lease_until <= held_until,
+        )
+        .values(
+            status="pending",
+            lease_until=None,
+            attempts=Delivery.attempts - 1,
+            next_attempt_at=at,
+        )
+    )
 
 
 def save_outcomes(*, session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
@@ -309,16 +378,17 @@ def has_pending_jobs(*, session: Session, now: datetime.datetime) -> bool:
     )
 
 
-def has_due_deliveries(*, session: Session, now: datetime.datetime) -> bool:
-    """Whether a delivery is due (new, to retry, or abandoned by a dead worker)."""
+def has_due_deliveries(*, session: Session, now: datetime.datetime, kind: DeliveryKind) -> bool:
+    """Whether a delivery of this kind is due (new, to retry, or abandoned by a dead worker)."""
     return (
         session.scalar(
             select(Delivery.id)
             .where(
+                _of_kind(kind),
                 or_(
                     (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
                     (Delivery.status == "sending") & (Delivery.lease_until < now),
-                )
+                ),
             )
             .limit(1)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -12,12 +13,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from alerts.dispatch import store
 from alerts.dispatch.service import record_next_job, send_due
 from alerts.dispatch.setup import get_dispatcher
+from alerts.dispatch.store import DeliveryKind
 from alerts.service import expire_alerts
 from alerts.subscribers import mark_unreachable
 from haven.celery_app import flask_app_of
 from haven.db import Database, utcnow
 
 SEND_SLICE_SECONDS = 20.0  # a send task gives its worker back after this long
+
+log = logging.getLogger(__name__)
 
 
 def resilient(name: str) -> Callable[[Callable[[], None]], Task[[], None]]:
@@ -48,7 +52,20 @@ def record() -> None:
 
 @resilient("haven.dispatch.send")
 def send() -> None:
-    """Send due deliveries until none are left (or for one slice of time)."""
+    """Send due SMS until none are left (or for one slice of time)."""
+    if _send_slice("sms"):
+        send.delay()  # more is due: continue in a fresh task
+
+
+@resilient("haven.dispatch.send_channels")
+def send_channels() -> None:
+    """Send due deliveries to channels until none are left (or for one slice of time)."""
+    if _send_slice("channel"):
+        send_channels.delay()
+
+
+def _send_slice(kind: DeliveryKind) -> bool:
+    """Send batches of one kind for up to SEND_SLICE_SECONDS; whether more may be due."""
     app = _app()
     database: Database = app.extensions["haven.db"]
     deadline = time.monotonic() + SEND_SLICE_SECONDS
@@ -58,26 +75,42 @@ def send() -> None:
                 app=app,
                 session=session,
                 dispatcher=get_dispatcher(app),
+                kind=kind,
                 on_permanent=mark_unreachable,
             ):
-                return
-    send.delay()  # more is due: continue in a fresh task
+                return False
+    return True
 
 
-def kick_senders(app: Flask) -> None:
-    """Ask as many workers to send as the settings allow in parallel."""
-    for _ in range(app.extensions["haven.settings"].dispatch_senders):
-        send.delay()
+def kick_senders(app: Flask, kinds: tuple[DeliveryKind, ...] = ("sms", "channel")) -> None:
+    """Ask as many workers to send as the settings allow in parallel, for each kind."""
+    settings = app.extensions["haven.settings"]
+    if "sms" in kinds:
+        for _ in range(settings.dispatch_senders):
+            send.delay()
+    if "channel" in kinds:
+        for _ in range(settings.dispatch_channel_senders):
+            send_channels.delay()
 
 
 @resilient("haven.tick")
 def tick() -> None:
-    """Every second: end expired alerts and re-kick work a crash may have left behind."""
+    """Every second: end expired alerts and re-kick work a crash may have left behind.
+
+    Celery's own lines about this task are at DEBUG (haven/worker.py); what a tick does is
+    logged here, at INFO.
+    """
     app = _app()
     database: Database = app.extensions["haven.db"]
     with database.sessions() as session:
-        expire_alerts(session=session)
+        ended = expire_alerts(session=session)
+        if ended:
+            log.info("%d alert(s) expired", ended)
         if store.has_pending_jobs(session=session, now=utcnow()):
             record.delay()
-        if store.has_due_deliveries(session=session, now=utcnow()):
-            kick_senders(app)
+        kinds: tuple[DeliveryKind, ...] = ("sms", "channel")
+        due = tuple(
+            k for k in kinds if store.has_due_deliveries(session=session, now=utcnow(), kind=k)
+        )
+        if due:
+            kick_senders(app, due)

@@ -8,7 +8,9 @@ the audience (a link scanner's GET confirms nothing). Each channel has a subscri
 URLs carry secrets (passwords, tokens), so they are never logged: `alerts.providers.redact`
 gives the form that is. Haven fetches what the URL names, so only an allow-list of schemes is
 accepted, and in production never one that reaches Haven itself or a private, loopback or
-link-local address (SSRF). Redirects are switched off in the stored URL. The address is
+link-local address (SSRF), IPv4 inside IPv6 included (NAT64, 6to4, Teredo). Redirects are
+switched off, and Apprise's own timeouts and retries held to Haven's limits, in the stored URL
+and again in the URL each message goes to (`transport_safe_url`). The address is
 checked when the channel is added and again before every message (`ChannelSender`), as DNS
 may change; a URL that now reaches a private address is not sent to.
 
@@ -24,7 +26,7 @@ import logging
 import socket
 from collections.abc import Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import apprise
 from flask_babel import force_locale, gettext, ngettext
@@ -68,6 +70,16 @@ DEFAULT_PORTS = {"mailto": 25, "mailtos": 587, "ntfy": 80, "json": 80, "ntfys": 
 CONFIRM_DAYS = 7
 CONFIRM_PATH = "/alerts/channels/confirm/"
 STOP_PATH = "/alerts/channels/stop/"
+# Apprise's own transport settings, which a URL may set (`?cto=900&rto=900&retry=10`), are
+# capped or fixed on the URL Haven stores and again on the URL it sends to: an abandoned call
+# keeps a thread for as long as they allow.
+MAX_CONNECT_SECONDS = 5.0
+MAX_READ_SECONDS = 10.0
+# Arguments that make Apprise open something other than the checked host: a message template
+# (a file or any URL), PGP key files, and the WKD key look-up at the recipient's domain.
+WIDENING_ARGS = frozenset({"template", "pgppub", "pgpprv", "wkd"})
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ChannelUnreachable(HavenError):
@@ -97,7 +109,7 @@ class UrlPolicy:
         return cls(settings.public_url, settings.allow_private_channel_hosts)
 
 
-def _addresses(host: str) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _addresses(host: str) -> set[Address]:
     name = host.strip("[]").rstrip(".").lower()
     try:
         return {ipaddress.ip_address(name)}
@@ -112,13 +124,49 @@ def _addresses(host: str) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     return {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
 
 
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+_NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # the well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # local use (RFC 8215)
+)
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
 
 
-def _refuse_own(name: str, port: int, policy: UrlPolicy, addresses: set[Any]) -> None:
+def _embedded(address: Address) -> set[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped (::ffff:a.b.c.d), 6to4 (2002::/16),
+    Teredo (server and client), NAT64 and IPv4-compatible (::a.b.c.d) forms."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return set()
+    found: set[ipaddress.IPv4Address] = set()
+    if address.ipv4_mapped is not None:
+        found.add(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.add(address.sixtofour)
+    if address.teredo is not None:
+        found.update(address.teredo)  # the client is already un-XORed
+    if address in _IPV4_COMPATIBLE or any(address in net for net in _NAT64):
+        found.add(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+    return found
+
+
+def _spellings(addresses: set[Address]) -> set[Address]:
+    """The addresses and every IPv4 address they carry."""
+    return addresses | {v4 for a in addresses for v4 in _embedded(a)}
+
+
+def _is_public(address: Address) -> bool:
+    # A NAT64 or 6to4 gateway connects to the IPv4 address inside, so both must be public.
+    # Local-use NAT64 (64:ff9b:1::/48) is a private network whatever it embeds.
+    if isinstance(address, ipaddress.IPv6Address) and address in _NAT64[1]:
+        return False
+    return all(a.is_global and not a.is_multicast for a in _spellings({address}))
+
+
+def _is_local(address: Address) -> bool:
+    """This machine: loopback, or the unspecified address (0.0.0.0, ::), which connects here."""
+    return address.is_loopback or address.is_unspecified
+
+
+def _refuse_own(name: str, port: int, policy: UrlPolicy, addresses: set[Address]) -> None:
     parts = urlsplit(policy.public_url)
     own_host = (parts.hostname or "").lower()
     own_port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -127,10 +175,16 @@ def _refuse_own(name: str, port: int, policy: UrlPolicy, addresses: set[Any]) ->
         return
     same = name == own_host
     if not same and addresses and own_host:
+        candidates = _spellings(addresses)
         try:
-            same = bool(addresses & _addresses(own_host))
+            own = _spellings(_addresses(own_host))
         except InvalidInput:
-            same = False
+            own = set()
+        # Every spelling of this machine (127.0.0.2, [::1], [::ffff:7f00:1], 0.0.0.0) reaches
+        # a Haven that listens on loopback.
+        same = bool(candidates & own) or (
+            any(_is_local(a) for a in own) and any(_is_local(a) for a in candidates)
+        )
     if same:
         raise InvalidInput(
             "A channel cannot point at Haven itself.",
@@ -152,13 +206,9 @@ def _check_host(host: str, port: int, policy: UrlPolicy) -> None:
         )
 
 
-def check_url(url: str, policy: UrlPolicy) -> str:
-    """The URL as Haven stores it (Apprise's own form, redirects off), or InvalidInput.
-
-    Error codes: channel_scheme (not on the allow-list; file:// and the like), channel_url
-    (Apprise cannot read it), channel_host (no such host), channel_private (Haven itself, or a
-    private address).
-    """
+def _plugin(url: str) -> Any:
+    """The Apprise service a URL on the allow-list describes, its transport within Haven's
+    limits; InvalidInput (channel_scheme, channel_url) otherwise."""
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme not in SCHEMES:
         raise InvalidInput(
@@ -168,15 +218,80 @@ def check_url(url: str, policy: UrlPolicy) -> str:
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         raise InvalidInput(f"Apprise cannot read this {scheme}:// URL.", code="channel_url")
+    plugin.socket_connect_timeout = min(float(plugin.socket_connect_timeout), MAX_CONNECT_SECONDS)
+    plugin.socket_read_timeout = min(float(plugin.socket_read_timeout), MAX_READ_SECONDS)
+    plugin.verify_certificate = True
     plugin.redirects = False  # a public host must not bounce Haven to a private one
+    plugin.retry = 0  # Haven retries by itself, after a backoff
+    plugin.wait = 0.0
+    plugin.optional = False  # an optional service's failure counts as success: a lost alert
+    return plugin
+
+
+def _split_widening(canonical: str) -> tuple[str, set[str]]:
+    """The URL without WIDENING_ARGS, and the names of those it had."""
+    base, mark, query = canonical.partition("?")
+    kept, removed = [], set()
+    for part in query.split("&") if query else []:
+        name = unquote(part.partition("=")[0]).lower()
+        if name in WIDENING_ARGS:
+            removed.add(name)
+        else:
+            kept.append(part)
+    return (base + mark + "&".join(kept) if kept else base), removed
+
+
+def transport_safe_url(url: str) -> str:
+    """`url` in Apprise's own form with its transport held to Haven's limits: connect and read
+    timeouts capped (MAX_CONNECT_SECONDS, MAX_READ_SECONDS), certificates verified, no
+    redirects, no retries of Apprise's own, never optional, and WIDENING_ARGS dropped.
+
+    Pure (no DNS): the sender applies it to a stored URL before every message. InvalidInput
+    (channel_scheme, channel_url) for a URL Apprise or the allow-list refuses.
+    """
+    canonical: str = _plugin(url).url(privacy=False)
+    return _split_widening(canonical)[0]
+
+
+def _check_plugin(plugin: Any, scheme: str, policy: UrlPolicy) -> None:
     reach = SCHEMES[scheme]
     if reach == "smtp":
         smtp_host = str(getattr(plugin, "smtp_host", "") or plugin.host)
         _check_host(smtp_host, int(plugin.port or DEFAULT_PORTS[scheme]), policy)
     elif reach == "host" and getattr(plugin, "mode", None) != "cloud":
         _check_host(str(plugin.host), int(plugin.port or DEFAULT_PORTS[scheme]), policy)
-    canonical: str = plugin.url(privacy=False)  # type: ignore[no-untyped-call]
+
+
+def check_url(url: str, policy: UrlPolicy) -> str:
+    """The URL as Haven stores it (`transport_safe_url`'s form), or InvalidInput.
+
+    Error codes: channel_scheme (not on the allow-list; file:// and the like), channel_url
+    (Apprise cannot read it), channel_param (an argument in WIDENING_ARGS), channel_host (no
+    such host), channel_private (Haven itself, or a private address).
+    """
+    plugin = _plugin(url)
+    canonical, widening = _split_widening(plugin.url(privacy=False))
+    if widening:
+        raise InvalidInput(
+            f"Channel URLs cannot set {', '.join(sorted(widening))}: Haven would fetch or "
+            "read what it names.",
+            code="channel_param",
+            details={"params": sorted(widening)},
+        )
+    _check_plugin(plugin, url.partition("://")[0].lower(), policy)
     return canonical
+
+
+def recheck_url(url: str, policy: UrlPolicy) -> str:
+    """A stored URL checked against the policy again before a message, as DNS may have
+    changed: the URL to send to (`transport_safe_url`), or InvalidInput as `check_url`.
+
+    Arguments that `check_url` now refuses are dropped rather than refused: the rules for new
+    channels never take a stored one away.
+    """
+    plugin = _plugin(url)
+    _check_plugin(plugin, url.partition("://")[0].lower(), policy)
+    return _split_widening(plugin.url(privacy=False))[0]
 
 
 def _places(request: ChannelIn) -> list[Location]:
@@ -392,7 +507,8 @@ _RECHECK_RETRY = frozenset({"channel_host"})
 @dataclasses.dataclass(frozen=True)
 class ChannelSender:
     """Sends alerts to active channels: checks each URL against the policy again, as DNS may
-    have changed since the channel was added, and ends each message with its unsubscribe link.
+    have changed since the channel was added, sends with its transport held to Haven's limits
+    (`transport_safe_url`), and ends each message with its unsubscribe link.
     """
 
     provider: ChannelProvider
@@ -409,7 +525,7 @@ class ChannelSender:
     ) -> SendResult:
         """Deliver one alert to one channel; a URL the policy now refuses is not sent to."""
         try:
-            check_url(url, self.policy)
+            safe_url = recheck_url(url, self.policy)
         except InvalidInput as refused:
             outcome: Outcome = "retry" if refused.code in _RECHECK_RETRY else "failed"
             # The message names the host (never a password or token): fine to log and keep.
@@ -424,4 +540,6 @@ class ChannelSender:
         stop = stop_url(
             public_url=self.policy.public_url, secret_key=self.secret_key, channel_id=channel_id
         )
-        return self.provider.notify(url=url, title=title, body=with_stop_link(body, language, stop))
+        return self.provider.notify(
+            url=safe_url, title=title, body=with_stop_link(body, language, stop)
+        )

@@ -5,7 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    field_validator,
+    model_validator,
+)
 from werkzeug.datastructures import MultiDict
 
 from geo.locations import MAX_LOCATIONS_PER_SUBSCRIBER
@@ -35,8 +42,8 @@ class TwilioInboundIn(BaseModel):
 class PointIn(Strict):
     """A place given by its coordinates (WGS 84 degrees)."""
 
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: StrictFloat = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: StrictFloat = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class ChannelIn(Strict):

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from alerts.providers import AppriseChannelProvider, ChannelProvider, SmsProvider, make_sms_provider
+from alerts.providers import (
+    ChannelProvider,
+    SmsProvider,
+    make_channel_provider,
+    make_sms_provider,
+)
 from alerts.subscriptions.channels import UrlPolicy
 from alerts.subscriptions.service import Limits
 from haven.settings import get_settings
@@ -25,7 +30,7 @@ def sms_provider() -> SmsProvider:
 def channel_provider() -> ChannelProvider:
     """The app's Apprise provider."""
     if "haven.channels" not in current_app.extensions:
-        current_app.extensions["haven.channels"] = AppriseChannelProvider()
+        current_app.extensions["haven.channels"] = make_channel_provider(get_settings())
     provider: ChannelProvider = current_app.extensions["haven.channels"]
     return provider
 

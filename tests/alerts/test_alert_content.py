@@ -33,10 +33,7 @@ REFUSED_TODAY = {
 def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
     """Twilio is the loopback fake; three segments leave room for an update's news."""
     return {
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": "+15005550006",
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(),
         "sms_rate_per_second": 500.0,
         "sms_segment_budget": 3,
     }
@@ -101,7 +98,8 @@ def test_a_stored_alert_that_todays_rules_refuse_is_read_published_and_dispatche
     )
     assert updated.status_code == 200, updated.json
     assert updated.get_json()["content"]["contact_phone"] == "+15550100123"
-    assert updated.get_json()["content"]["children"] == [{"name": "Jane Doe", "age": 25}]
+    (child,) = updated.get_json()["content"]["children"]
+    assert (child["name"], child["age"]) == ("Jane Doe", 25)
     dispatch(app)
     assert "Last seen: Navy Pier" in fake_twilio.messages[-1].body
 

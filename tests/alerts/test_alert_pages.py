@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from alerts.models import Alert
-from haven.db import get_session
+from alerts.service import expire_alerts
+from haven.db import get_session, utcnow
 from tests.alerts.test_alerts_api import act, draft, send
 from tests.alerts.test_cap import assert_valid_cap_and_ipaws
 from tests.factories import bearer
@@ -162,3 +164,67 @@ def test_a_bad_or_foreign_cap_document_is_refused_clearly_and_stores_nothing(
     assert says in response.json["error"]["message"]
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(Alert)) == 0
+
+
+def public_views(client: FlaskClient, alert_id: int) -> dict[str, str]:
+    """Every public view an alert appears in, as text."""
+    return {
+        path: client.get(path).get_data(as_text=True)
+        for path in (
+            f"/alerts/{alert_id}",
+            f"/alerts/{alert_id}.cap",
+            "/alerts/feed.atom",
+            "/alerts",
+        )
+    }
+
+
+def test_each_public_view_is_rendered_once_per_alert_version(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = send(client, officers)
+    cache = app.extensions["alerts.public_cache"]
+    first = public_views(client, alert["id"])
+    renders = cache.renders
+    assert public_views(client, alert["id"]) == first
+    assert cache.renders == renders
+    spanish = client.get(f"/alerts/{alert['id']}", headers={"Accept-Language": "es"})
+    assert spanish.get_data(as_text=True) != first[f"/alerts/{alert['id']}"]
+    assert cache.renders == renders + 1
+
+
+def test_an_update_cancellation_or_expiry_shows_at_once_in_every_cached_view(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = send(client, officers)
+    before = public_views(client, alert["id"])
+    assert all("Jane Doe" in text for text in before.values())
+    changed = act(
+        client, officers["drafter"], alert["id"], "update", {"children": [{"name": "Ann Roe"}]}
+    )
+    assert changed.status_code == 200, changed.json
+    updated = public_views(client, alert["id"])
+    for path, text in updated.items():
+        assert "Ann Roe" in text, path
+        assert "Jane Doe" not in text, path
+    assert f"urn:haven:alert:{alert['id']}:v2" in updated["/alerts/feed.atom"]
+
+    act(client, officers["drafter"], alert["id"], "cancel", {"reason": "child_found"})
+    cancelled = public_views(client, alert["id"])
+    assert "This alert has been cancelled." in cancelled[f"/alerts/{alert['id']}"]
+    assert "<msgType>Cancel</msgType>" in cancelled[f"/alerts/{alert['id']}.cap"]
+    assert "Ann Roe" not in cancelled["/alerts"]
+    assert "Ann Roe" not in cancelled["/alerts/feed.atom"]
+
+    other = send(client, officers)
+    assert "Jane Doe" in public_views(client, other["id"])["/alerts"]
+    with app.app_context():
+        session = get_session()
+        row = session.get(Alert, other["id"])
+        assert row is not None
+        row.expires = utcnow() - datetime.timedelta(seconds=1)
+        session.commit()
+        assert expire_alerts(session=session) == 1
+    expired = public_views(client, other["id"])
+    assert "This alert has ended." in expired[f"/alerts/{other['id']}"]
+    assert "Jane Doe" not in expired["/alerts"]

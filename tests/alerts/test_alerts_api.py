@@ -54,10 +54,16 @@ def act(client: FlaskClient, key: str, alert_id: int, action: str, body: Any = N
     return client.post(f"{ALERTS}/{alert_id}/{action}", json=body, headers=bearer(key))
 
 
+def approve(client: FlaskClient, key: str, alert: dict[str, Any]) -> Any:
+    """Approve at the revision the approver reads first, as an approver does."""
+    reviewed = client.get(f"{ALERTS}/{alert['id']}", headers=bearer(key))
+    return act(client, key, alert["id"], "approve", {"revision": reviewed.json["revision"]})
+
+
 def send(client: FlaskClient, officers: dict[str, str], **overrides: Any) -> dict[str, Any]:
     alert = draft(client, officers["drafter"], **overrides)
     assert act(client, officers["drafter"], alert["id"], "submit").status_code == 200
-    approved = act(client, officers["approver"], alert["id"], "approve")
+    approved = approve(client, officers["approver"], alert)
     assert approved.status_code == 200, approved.json
     body: dict[str, Any] = approved.json
     return body
@@ -70,6 +76,12 @@ def test_a_draft_is_stored_with_its_content(client: FlaskClient, officers: dict[
     assert alert["content"]["vehicle"]["plate"] == "ABC1234"
     fetched = client.get(f"{ALERTS}/{alert['id']}", headers=bearer(officers["drafter"]))
     assert fetched.json == alert
+
+
+def square(*, lon: float = -87.9) -> dict[str, Any]:
+    """A GeoJSON Polygon in Cook County whose first (and last) corner is at `lon`."""
+    ring = [[lon, 41.7], [-87.6, 41.7], [-87.6, 42.0], [-87.9, 42.0], [lon, 41.7]]
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 def in_hours(hours: float) -> str:
@@ -95,11 +107,21 @@ def in_hours(hours: float) -> str:
         ({"expires": in_hours(25)}, "at most 24 hours"),
         ({"expires": "2026-11-22T18:00:00"}, "expires"),
         ({"children": []}, "children"),
+        ({"children": [{"name": "Jane Doe", "age": True}]}, "children.0.age"),
         ({"contact_phone": "call me"}, "contact_phone"),
         ({"texts": {"xx": "hello"}}, "unsupported language"),
         ({"vehicle": {"plate": "ABC1234", "plate_state": "ZZ"}}, "plate_state"),
         ({"status": "Real"}, "status"),
         ({"colour": "red"}, "colour"),
+        ({"areas": [{"same": ""}]}, "areas.0: Value error, the same is empty"),
+        ({"areas": [{"polygon": "  "}]}, "areas.0: Value error, the polygon is empty"),
+        ({"areas": [{"circle": ""}]}, "areas.0: Value error, the circle is empty"),
+        ({"areas": [{"geojson": {}}]}, "areas.0: Value error, the geojson is empty"),
+        ({"areas": [{"geojson": square(lon=-(10**400))}]}, "the number is too large"),
+        (
+            {"areas": [{"polygon": f"{'4' * 400},-87.9 41.7,-87.6 42.0,-87.6 {'4' * 400},-87.9"}]},
+            "the number is too large",
+        ),
     ],
 )
 def test_a_bad_draft_is_refused_naming_the_problem_and_nothing_is_stored(
@@ -189,7 +211,7 @@ def test_an_approved_alert_goes_out_with_its_audience_recorded(
 def test_nobody_approves_their_own_alert(client: FlaskClient, officers: dict[str, str]) -> None:
     alert = draft(client, officers["lone_approver"])
     act(client, officers["lone_approver"], alert["id"], "submit")
-    response = act(client, officers["lone_approver"], alert["id"], "approve")
+    response = approve(client, officers["lone_approver"], alert)
     assert response.status_code == 403
     assert "two-person rule" in response.json["error"]["message"]
 
@@ -200,13 +222,13 @@ def test_training_can_switch_the_two_person_rule_off(
 ) -> None:
     alert = draft(client, officers["lone_approver"])
     act(client, officers["lone_approver"], alert["id"], "submit")
-    assert act(client, officers["lone_approver"], alert["id"], "approve").status_code == 200
+    assert approve(client, officers["lone_approver"], alert).status_code == 200
 
 
 def test_only_approvers_approve(client: FlaskClient, officers: dict[str, str]) -> None:
     alert = draft(client, officers["approver"])
     act(client, officers["approver"], alert["id"], "submit")
-    response = act(client, officers["drafter"], alert["id"], "approve")
+    response = approve(client, officers["drafter"], alert)
     assert response.status_code == 403
 
 
@@ -216,8 +238,13 @@ def test_another_agency_cannot_see_or_act_on_an_alert(
     alert = draft(client, officers["drafter"])
     stranger = officers["stranger"]
     assert client.get(f"{ALERTS}/{alert['id']}", headers=bearer(stranger)).status_code == 403
-    for action in ("submit", "approve", "audience", "cancel"):
-        assert act(client, stranger, alert["id"], action, {"reason": "other"}).status_code == 403
+    for action, body in (
+        ("submit", None),
+        ("approve", {"revision": 1}),
+        ("audience", None),
+        ("cancel", {"reason": "other"}),
+    ):
+        assert act(client, stranger, alert["id"], action, body).status_code == 403
 
 
 def test_an_update_makes_a_new_version_and_a_cancel_ends_it(
@@ -308,3 +335,319 @@ def test_test_alerts_reach_only_testers(
         set_tester(session=get_session(), phone="+13125550102")
     alert = send(client, officers, status="Test")
     assert alert["audience"]["subscribers"] == 1
+
+
+# The two-person rule: nobody approves content they wrote or have not seen
+
+
+def read(client: FlaskClient, key: str, alert_id: int) -> Any:
+    return client.get(f"{ALERTS}/{alert_id}", headers=bearer(key))
+
+
+def trail(client: FlaskClient, key: str, alert_id: int) -> list[tuple[str, int, int | None]]:
+    """(action, officer id, revision) of each audit entry."""
+    entries = client.get(f"{ALERTS}/{alert_id}/audit", headers=bearer(key)).json["entries"]
+    return [(e["action"], e["officer_id"], e["changes"].get("revision")) for e in entries]
+
+
+def officer_id(app: Flask, name: str) -> int:
+    from alerts.models import Officer
+
+    with app.app_context():
+        found: int = get_session().scalar(select(Officer.id).where(Officer.name == name))
+    return found
+
+
+def test_a_get_shows_the_revision_and_its_etag_and_each_edit_raises_it(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = draft(client, officers["drafter"])
+    fetched = read(client, officers["drafter"], alert["id"])
+    assert (fetched.json["revision"], fetched.headers["ETag"]) == (1, '"1"')
+    edited = act(client, officers["drafter"], alert["id"], "update", {"texts": {"en": "New."}})
+    assert (edited.json["revision"], edited.headers["ETag"]) == (2, '"2"')
+    assert read(client, officers["drafter"], alert["id"]).json["revision"] == 2
+
+
+def test_an_approver_who_edits_a_colleagues_pending_alert_sends_it_back_and_cannot_approve_it(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = draft(client, officers["drafter"])
+    act(client, officers["drafter"], alert["id"], "submit")
+    edited = act(
+        client,
+        officers["approver"],
+        alert["id"],
+        "update",
+        {"children": [{"name": "Someone Else"}], "areas": [{"same": "017043"}]},
+    )
+    assert edited.status_code == 200, edited.json
+    assert (edited.json["state"], edited.json["revision"]) == ("draft", 2)
+    # Back to draft: nothing to approve until the drafter has seen it and submitted again.
+    refused = act(client, officers["approver"], alert["id"], "approve", {"revision": 2})
+    assert refused.status_code == 409
+    assert refused.json["error"]["code"] == "alert_draft"
+    assert act(client, officers["drafter"], alert["id"], "submit").status_code == 200
+    own_edit = approve(client, officers["approver"], alert)
+    assert own_edit.status_code == 403
+    assert "two-person rule" in own_edit.json["error"]["message"]
+    assert read(client, officers["drafter"], alert["id"]).json["version"] == 0  # nothing sent
+    approved = approve(client, officers["lone_approver"], alert)
+    assert (approved.status_code, approved.json["state"]) == (200, "active")
+    drafter, approver = officer_id(app, "Drafter"), officer_id(app, "Approver")
+    assert trail(client, officers["drafter"], alert["id"]) == [
+        ("created", drafter, 1),
+        ("submitted", drafter, 1),
+        ("updated", approver, 2),
+        ("returned_to_draft", approver, 2),
+        ("submitted", drafter, 2),
+        ("approved", officer_id(app, "Lone"), 2),
+    ]
+
+
+def test_a_drafter_who_edits_a_pending_alert_must_submit_it_again(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = draft(client, officers["drafter"])
+    act(client, officers["drafter"], alert["id"], "submit")
+    edited = act(client, officers["drafter"], alert["id"], "update", {"texts": {"en": "Later."}})
+    assert (edited.json["state"], edited.json["revision"]) == ("draft", 2)
+    assert approve(client, officers["approver"], alert).status_code == 409
+    assert act(client, officers["drafter"], alert["id"], "submit").status_code == 200
+    approved = approve(client, officers["approver"], alert)
+    assert approved.status_code == 200, approved.json
+    assert approved.json["content"]["texts"]["en"] == "Later."
+    drafter = officer_id(app, "Drafter")
+    assert [entry[0] for entry in trail(client, officers["drafter"], alert["id"])] == [
+        "created",
+        "submitted",
+        "updated",
+        "returned_to_draft",
+        "submitted",
+        "approved",
+    ]
+    assert trail(client, officers["drafter"], alert["id"])[3] == (
+        "returned_to_draft",
+        drafter,
+        2,
+    )
+
+
+def test_approving_a_revision_that_is_no_longer_current_is_refused_naming_the_current_one(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = draft(client, officers["drafter"])
+    reviewed = read(client, officers["approver"], alert["id"]).json["revision"]
+    act(client, officers["drafter"], alert["id"], "update", {"texts": {"en": "Changed."}})
+    act(client, officers["drafter"], alert["id"], "submit")
+    stale = act(client, officers["approver"], alert["id"], "approve", {"revision": reviewed})
+    assert stale.status_code == 409
+    assert stale.json["error"]["code"] == "revision_changed"
+    assert "revision 2" in stale.json["error"]["message"]
+    assert stale.json["error"]["details"] == {"revision": 2}
+    assert read(client, officers["drafter"], alert["id"]).json["state"] == "pending"
+    stale_tag = client.post(
+        f"{ALERTS}/{alert['id']}/approve",
+        headers={**bearer(officers["approver"]), "If-Match": f'"{reviewed}"'},
+    )
+    assert stale_tag.status_code == 409
+    current = client.post(
+        f"{ALERTS}/{alert['id']}/approve",
+        headers={**bearer(officers["approver"]), "If-Match": '"2"'},
+    )
+    assert current.status_code == 200, current.json
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "says"),
+    [
+        ({}, None, 428, "revision you reviewed"),
+        ({"If-Match": "*"}, None, 422, "If-Match"),
+        ({"If-Match": '"1", "2"'}, None, 422, "If-Match"),
+        ({"If-Match": '"one"'}, None, 422, "If-Match"),
+        ({}, {}, 422, "revision"),
+        ({}, {"revision": "latest"}, 422, "revision"),
+    ],
+)
+def test_an_approval_must_name_the_revision_reviewed(
+    client: FlaskClient,
+    officers: dict[str, str],
+    headers: dict[str, str],
+    body: Any,
+    status: int,
+    says: str,
+) -> None:
+    alert = draft(client, officers["drafter"])
+    act(client, officers["drafter"], alert["id"], "submit")
+    response = client.post(
+        f"{ALERTS}/{alert['id']}/approve",
+        json=body,
+        headers={**bearer(officers["approver"]), **headers},
+    )
+    assert response.status_code == status, response.json
+    assert says in response.json["error"]["message"]
+    assert read(client, officers["drafter"], alert["id"]).json["state"] == "pending"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"two_person_rule": False}])
+def test_in_training_an_officer_approves_their_own_edit_but_still_the_current_revision(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    lone = officers["lone_approver"]
+    alert = draft(client, lone)
+    act(client, lone, alert["id"], "submit")
+    assert act(client, lone, alert["id"], "update", {"texts": {"en": "x"}}).json["state"] == "draft"
+    act(client, lone, alert["id"], "submit")
+    assert act(client, lone, alert["id"], "approve", {"revision": 1}).status_code == 409
+    assert approve(client, lone, alert).status_code == 200
+
+
+# Input that once answered 500
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{ALERTS}/2147483648",
+        f"{ALERTS}/99999999999999999999999999",
+        f"{ALERTS}/{'9' * 5000}",
+        f"{ALERTS}/99999999999999999999/audit",
+        "/alerts/99999999999999999999",
+        "/alerts/99999999999999999999.cap",
+        "/a/99999999999999999999",
+    ],
+)
+def test_an_id_beyond_the_databases_range_is_not_found(
+    client: FlaskClient, officers: dict[str, str], path: str
+) -> None:
+    assert client.get(path, headers=bearer(officers["drafter"])).status_code == 404
+
+
+def test_the_largest_id_the_database_holds_is_looked_up(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    response = client.get(f"{ALERTS}/2147483647", headers=bearer(officers["drafter"]))
+    assert response.status_code == 404
+    assert response.json["error"]["message"] == "No alert 2147483647."
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"children": [{"name": "Jane\x00Doe"}]}, "children.0.name"),
+        ({"texts": {"en": "Call 911\x00"}}, "texts.en"),
+        ({"last_seen": {"place": "\x00"}}, "last_seen.place"),
+        ({"areas": [{"geojson": {"type\x00": "Polygon"}}]}, "areas.0.geojson.type"),
+    ],
+)
+def test_a_nul_character_anywhere_in_a_draft_is_refused_naming_the_field(
+    app: Flask, client: FlaskClient, officers: dict[str, str], overrides: Any, field: str
+) -> None:
+    response = client.post(
+        ALERTS, json=draft_body(**overrides), headers=bearer(officers["drafter"])
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "nul_character"
+    assert response.json["error"]["message"].startswith(field)
+    assert count(app, Alert) == 0
+
+
+def test_a_nul_character_in_a_cancel_note_is_refused_and_the_alert_stays_active(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    alert = send(client, officers)
+    response = act(
+        client, officers["drafter"], alert["id"], "cancel", {"reason": "other", "note": "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["message"].startswith("note:")
+    assert read(client, officers["drafter"], alert["id"]).json["state"] == "active"
+
+
+def test_a_nul_character_in_a_cap_document_is_refused(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    from pathlib import Path
+
+    source = Path(__file__).parents[1] / "data" / "cap" / "alertswiss-TEST-1163.xml"
+    document = source.read_bytes().replace(b"<headline>", b"<headline>&#0;", 1)
+    response = client.post(
+        f"{ALERTS}/cap",
+        data=document,
+        content_type="application/cap+xml",
+        headers=bearer(officers["drafter"]),
+    )
+    assert response.status_code == 422
+    assert "invalid character" in response.json["error"]["message"]
+    assert count(app, Alert) == 0
+
+
+def test_a_deeply_nested_draft_is_refused_without_a_server_error(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    nested = '{"areas": [{"geojson": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+    response = client.post(
+        ALERTS, data=nested, content_type="application/json", headers=bearer(officers["drafter"])
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "too_deeply_nested"
+    assert count(app, Alert) == 0
+
+
+def cook_ring(vertices: int) -> str:
+    """A CAP polygon of `vertices` pairs (the last repeating the first) around the Loop."""
+    import math
+
+    steps = [2 * math.pi * n / (vertices - 1) for n in range(vertices - 1)]
+    pairs = [f"{41.85 + 0.05 * math.sin(t):.6f},{-87.75 + 0.05 * math.cos(t):.6f}" for t in steps]
+    return " ".join([*pairs, pairs[0]])
+
+
+@pytest.mark.parametrize(
+    ("areas", "says"),
+    [
+        ([{"same": "017031"}] * 101, "the alert has 101 areas; the limit is 100"),
+        ([{"polygon": cook_ring(20_001)}], "20,001 vertices in all; the limit is 20,000"),
+        (
+            [{"polygon": cook_ring(10_000)}, {"polygon": cook_ring(10_000)}, {"same": "017031"}],
+            "20,122 vertices in all; the limit is 20,000",
+        ),
+    ],
+)
+def test_too_many_areas_or_vertices_are_refused_naming_the_limit_and_the_count(
+    app: Flask, client: FlaskClient, officers: dict[str, str], areas: list[Any], says: str
+) -> None:
+    response = client.post(
+        ALERTS, json=draft_body(areas=areas), headers=bearer(officers["drafter"])
+    )
+    assert response.status_code == 422, response.json
+    assert says in response.json["error"]["message"]
+    assert count(app, Alert) == 0
+
+    alert = send(client, officers)
+    response = act(client, officers["drafter"], alert["id"], "update", {"areas": areas})
+    assert response.status_code == 422, response.json
+    assert says in response.json["error"]["message"]
+    shown = client.get(f"{ALERTS}/{alert['id']}", headers=bearer(officers["drafter"])).json
+    assert shown["version"] == 1
+    assert [area["same"] for area in shown["content"]["areas"]] == ["017031"]
+
+
+def test_areas_at_the_limits_are_accepted(client: FlaskClient, officers: dict[str, str]) -> None:
+    at_limit = [{"polygon": cook_ring(20_000 - 99 * 4)}] + [
+        {"polygon": "41.8,-87.7 41.9,-87.7 41.9,-87.6 41.8,-87.7"}
+    ] * 99
+    alert = draft(client, officers["drafter"], areas=at_limit)
+    assert len(alert["content"]["areas"]) == 100
+
+
+def test_a_draft_answers_every_field_the_document_requires_even_when_null(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    created = client.post(ALERTS, json=draft_body(), headers=bearer(officers["drafter"]))
+    schemas = client.get("/api/openapi.json").json["components"]["schemas"]  # type: ignore[index]
+    body = created.json
+    assert set(schemas["AlertOut"]["required"]) <= set(body)
+    assert body["sent_at"] is None
+    assert body["audience"] is None
+    assert set(schemas["AlertContentOut"]["required"]) <= set(body["content"])

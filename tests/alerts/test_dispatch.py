@@ -44,10 +44,7 @@ def settings_overrides(
     """Twilio is the loopback fake; a test may add settings with indirect parametrization."""
     return {
         "public_url": f"http://127.0.0.1:{public_port}",
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": "+15005550006",
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(),
         "sms_rate_per_second": 500.0,
         **getattr(request, "param", {}),
     }
@@ -79,7 +76,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 def approve(client: FlaskClient, officers: dict[str, str], **overrides: Any) -> int:
     alert = draft(client, officers["drafter"], **overrides)
     act(client, officers["drafter"], alert["id"], "submit")
-    response = act(client, officers["approver"], alert["id"], "approve")
+    response = act(
+        client, officers["approver"], alert["id"], "approve", {"revision": alert["revision"]}
+    )
     assert response.status_code == 200, response.json
     alert_id: int = alert["id"]
     return alert_id
@@ -216,20 +215,23 @@ def test_test_alerts_reach_only_testers(
 
 def dispatch(app: Flask, *, rounds: int = 20) -> list[int]:
     """Record every queued version and send until nothing is due, as a worker does, but in
-    the test's thread and without waiting. Returns the size of each batch claimed."""
+    the test's thread and without waiting: SMS, then channels. Returns the size of each batch
+    claimed."""
     claimed: list[int] = []
     with app.app_context():
         session = get_session()
         while record_next_job(session=session, audience=app.extensions["haven.audience"]):
             pass
-        while count := send_due(
-            app=app,
-            session=session,
-            dispatcher=get_dispatcher(app),
-            on_permanent=mark_unreachable,
-        ):
-            claimed.append(count)
-            assert len(claimed) < rounds, "deliveries kept coming due"
+        for kind in ("sms", "channel"):
+            while count := send_due(
+                app=app,
+                session=session,
+                dispatcher=get_dispatcher(app),
+                kind=kind,
+                on_permanent=mark_unreachable,
+            ):
+                claimed.append(count)
+                assert len(claimed) < rounds, "deliveries kept coming due"
     return claimed
 
 
@@ -448,6 +450,7 @@ class RecordingBucket:
 
     def __init__(self, bucket: LocalBucket, clock: VirtualClock) -> None:
         self.bucket = bucket
+        self.rate = bucket.rate
         self.clock = clock
         self.due: list[float] = []
         self._lock = threading.Lock()

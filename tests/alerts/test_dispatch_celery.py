@@ -52,10 +52,7 @@ def settings_overrides(
     run = secrets.token_hex(4)
     return {
         "public_url": f"http://127.0.0.1:{public_port}",
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": "+15005550006",
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(),
         "broker_url": redis_url,
         "redis_url": redis_url,
         "celery_queue": f"haven-test-{run}",
@@ -123,6 +120,8 @@ def _environment(app: Flask) -> dict[str, str]:
     env["TWILIO_ACCOUNT_SID"] = settings.twilio_account_sid
     env["TWILIO_AUTH_TOKEN"] = settings.twilio_auth_token
     env["TWILIO_FROM_NUMBER"] = settings.twilio_from_number
+    # The workers' files (the audience snapshot) go where the app's go, never into instance/.
+    env["HAVEN_AUDIENCE_SNAPSHOT_DIR"] = str(settings.audience_snapshot_dir or "")
     return env
 
 

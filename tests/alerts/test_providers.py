@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,7 @@ from alerts.providers import (
 )
 from tests.conftest import make_settings
 from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.tarpit import Tarpit
 from tests.fakes.twilio_server import FakeTwilio
 from tests.fakes.webhook_server import WebhookServer
 
@@ -324,6 +326,23 @@ def test_a_dead_mail_server_fails(caplog: pytest.LogCaptureFixture) -> None:
     assert result == SendResult("failed", error_code=APPRISE_FAILED)
     assert "mailto://127.0.0.1" in caplog.text
     assert "s3cret" not in caplog.text
+
+
+def test_a_channel_that_never_answers_frees_its_thread_by_the_deadline_whatever_its_url_asks(
+    tarpit: Tarpit, webhook_server: WebhookServer
+) -> None:
+    channels = AppriseChannelProvider(deadline=0.2, workers=2)
+    hung = f"json://127.0.0.1:{tarpit.port}/hook?cto=900&rto=900"  # "wait 15 minutes"
+    for _ in range(3):  # more sends than the provider has threads
+        assert channels.notify(url=hung, title="t", body="b").outcome != "accepted"
+    good = f"json://127.0.0.1:{webhook_server.port}/hook"
+    assert channels.notify(url=good, title="t", body="b").outcome == "accepted"
+    assert tarpit.accepted == 3
+    # Each send's thread hung up on the tarpit: none is left holding a connection.
+    ends = time.monotonic() + 1.0
+    while tarpit.open and time.monotonic() < ends:
+        time.sleep(0.01)
+    assert tarpit.open == 0
 
 
 def test_an_unusable_url_fails_without_being_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -36,10 +36,7 @@ document.addEventListener("securitypolicyviolation", (event) =>
 @pytest.fixture
 def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
     return {
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": "+15005550006",
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(),
     }
 
 

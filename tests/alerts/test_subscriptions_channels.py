@@ -11,6 +11,7 @@ import re
 import socket
 from typing import Any
 
+import apprise
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,7 +19,14 @@ from sqlalchemy import select, update
 
 from alerts.models import Channel, Delivery, Subscriber, SubscriberLocation
 from alerts.providers import SendResult
-from alerts.subscriptions.channels import channel_stop_url
+from alerts.subscriptions.channels import (
+    MAX_CONNECT_SECONDS,
+    MAX_READ_SECONDS,
+    ChannelSender,
+    UrlPolicy,
+    channel_stop_url,
+    transport_safe_url,
+)
 from haven.db import get_session, write
 from tests.alerts.test_alerts_api import act
 from tests.alerts.test_dispatch import approve, dispatch
@@ -256,6 +264,16 @@ def test_schemes_off_the_allow_list_are_refused(app: Flask, client: FlaskClient,
         "mailtos://user:pass@10.1.2.3?to=a@example.org",
         "json://haven.example.org/api/v1/alerts",
         "json://haven.example.org:8443/api",
+        # IPv4 inside IPv6: NAT64 (well-known and local-use), 6to4, Teredo, IPv4-compatible.
+        "json://[64:ff9b::7f00:1]/hooks",
+        "json://[64:ff9b::a00:5]/hooks",
+        "json://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "json://[64:ff9b:1::5db8:d70e]/hooks",
+        "json://[2002:7f00:1::1]/hooks",
+        "json://[2002:c0a8:114::]/hooks",
+        "json://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks",
+        "json://[::7f00:1]/hooks",
+        "json://[::a00:5]/hooks",
     ],
 )
 def test_urls_reaching_haven_or_a_private_network_are_refused(
@@ -296,6 +314,8 @@ def test_confirmations_to_one_destination_are_limited(
         ({"zips": ["60601", "60602", "60603"], "points": [{"lat": 1, "lon": 2}] * 3}, "1 to 5"),
         ({"zips": ["00000"]}, "00000"),
         ({"points": [{"lat": 91, "lon": 0}]}, "points.0.lat"),
+        ({"points": [{"lat": True, "lon": 0}]}, "points.0.lat"),
+        ({"points": [{"lat": 41.8, "lon": "-87.6"}]}, "points.0.lon"),
         ({"language": "xx"}, "unsupported language"),
         ({"colour": "red"}, "colour"),
     ],
@@ -436,3 +456,160 @@ def test_a_channel_whose_host_now_resolves_to_a_private_address_is_not_sent_to(
     assert "channel_private" in caplog.text
     assert "k3y" not in caplog.text
     assert channels(app) == [("active", "active")]  # DNS may change back; the channel stays
+
+
+def controlled_resolver(monkeypatch: pytest.MonkeyPatch, names: dict[str, str]) -> None:
+    """Names resolve as `names` says (anything else as usual): no test depends on real DNS."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real_getaddrinfo(names.get(host, host), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+EMBEDDED_PRIVATE = {
+    "nat64.test": "64:ff9b::7f00:1",
+    "nat64-local.test": "64:ff9b:1::a00:1",
+    "sixtofour.test": "2002:a00:1::1",
+    "teredo.test": "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    "compatible.test": "::7f00:1",
+}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://haven.example.org"}])
+@pytest.mark.parametrize("name", sorted(EMBEDDED_PRIVATE))
+def test_names_resolving_to_ipv6_forms_of_private_addresses_are_refused(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    controlled_resolver(monkeypatch, EMBEDDED_PRIVATE)
+    sent = app.extensions["haven.channels"] = RecordingChannels()
+    response = subscribe(client, f"json://{name}/hooks")
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "channel_private"
+    assert channels(app) == []
+    assert sent.sent == []
+
+
+@pytest.mark.parametrize("settings_overrides", [{"public_url": "https://haven.example.org"}])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://[::ffff:5db8:d70f]/hooks",
+        "json://[64:ff9b::5db8:d70f]/hooks",
+        "json://[2002:5db8:d70f::1]/hooks",
+    ],
+)
+def test_havens_own_public_address_is_refused_in_any_ipv6_form(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    controlled_resolver(monkeypatch, {"haven.example.org": "93.184.215.15"})
+    sent = app.extensions["haven.channels"] = RecordingChannels()  # never a public address
+    response = subscribe(client, url)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "channel_private"
+    assert response.json["error"]["message"] == "A channel cannot point at Haven itself."
+    assert channels(app) == []
+    assert sent.sent == []
+
+
+OWN_PORT_SPELLINGS = [
+    "127.0.0.1",
+    "127.0.0.2",
+    "2130706433",
+    "0.0.0.0",
+    "localhost",
+    "[::1]",
+    "[::]",
+    "[::ffff:7f00:1]",
+    "[::ffff:0:0]",
+    "[64:ff9b::7f00:1]",
+    "[2002:7f00:1::]",
+    "[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+    "[::7f00:1]",
+    "loopback6.test",
+    "mapped.test",
+    "unspecified.test",
+]
+
+
+@pytest.mark.parametrize("host", OWN_PORT_SPELLINGS)
+def test_with_loopback_allowed_havens_own_port_is_refused_in_every_spelling(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    controlled_resolver(
+        monkeypatch,
+        {"loopback6.test": "::1", "mapped.test": "::ffff:127.0.0.1", "unspecified.test": "0.0.0.0"},
+    )
+    response = subscribe(client, f"json://{host}:5000/api/v1/alerts")
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "channel_private"
+    assert channels(app) == []
+
+
+def stored_url(app: Flask) -> str:
+    with app.app_context():
+        url = get_session().scalar(select(Channel.url))
+    assert url is not None
+    return url
+
+
+def test_apprise_transport_arguments_are_held_to_havens_limits_when_a_channel_is_stored(
+    app: Flask, client: FlaskClient, webhook_server: WebhookServer
+) -> None:
+    wide = "?rto=900&cto=900&verify=no&retry=10&wait=20&optional=yes&redirect=yes"
+    response = subscribe(client, hook_url(webhook_server) + wide)
+    assert response.status_code == 202, response.json
+    assert len(webhook_server.hooks) == 1  # once: Apprise retried nothing
+    plugin = apprise.Apprise.instantiate(stored_url(app))
+    assert plugin.socket_connect_timeout == MAX_CONNECT_SECONDS
+    assert plugin.socket_read_timeout == MAX_READ_SECONDS
+    assert plugin.verify_certificate is True
+    assert plugin.redirects is False
+    assert (plugin.retry, plugin.wait, plugin.optional) == (0, 0.0, False)
+
+
+def test_shorter_timeouts_than_havens_are_kept() -> None:
+    plugin = apprise.Apprise.instantiate(transport_safe_url("json://hooks.test/x?cto=1.5&rto=2"))
+    assert (plugin.socket_connect_timeout, plugin.socket_read_timeout) == (1.5, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("url", "param"),
+    [
+        ("discord://123/abc?template=http://10.0.0.1/t.json", "template"),
+        ("discord://123/abc?template=file:///etc/passwd", "template"),
+        ("slack://T1/B1/C1?template=file:///etc/passwd", "template"),
+        ("mailtos://u:p@example.org?to=a@example.org&pgppub=/etc/passwd", "pgppub"),
+        ("mailtos://u:p@example.org?to=a@example.org&pgpprv=/etc/shadow", "pgpprv"),
+        ("mailtos://u:p@example.org?to=a@example.org&wkd=yes", "wkd"),
+    ],
+)
+def test_arguments_that_make_apprise_open_something_else_are_refused(
+    app: Flask, client: FlaskClient, url: str, param: str
+) -> None:
+    response = subscribe(client, url)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "channel_param"
+    assert param in response.json["error"]["message"]
+    assert channels(app) == []
+
+
+def test_a_stored_url_is_sent_to_with_its_transport_held_to_havens_limits() -> None:
+    # A URL stored before these rules: it is sent to, never refused, but within the limits.
+    stored = (
+        "discord://123/abc?template=http://10.0.0.1/t.json&cto=900&rto=900&verify=no"
+        "&retry=10&optional=yes"
+    )
+    provider = RecordingChannels()
+    sender = ChannelSender(provider, UrlPolicy("https://haven.example.org"), "test-secret")
+    result = sender.send(channel_id=7, url=stored, title="t", body="b", language="en")
+    assert result.outcome == "accepted"
+    [(sent, _, _)] = provider.sent
+    assert "template" not in sent
+    plugin = apprise.Apprise.instantiate(sent)
+    assert plugin.socket_connect_timeout == MAX_CONNECT_SECONDS
+    assert plugin.socket_read_timeout == MAX_READ_SECONDS
+    assert plugin.verify_certificate is True
+    assert (plugin.retry, plugin.optional) == (0, False)
+    assert transport_safe_url(sent) == sent

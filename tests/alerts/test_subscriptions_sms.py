@@ -36,10 +36,7 @@ HAVEN_NUMBER = "+15005550006"
 def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
     return {
         "public_url": PUBLIC_URL,
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": HAVEN_NUMBER,
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(from_number=HAVEN_NUMBER),
     }
 
 

@@ -26,10 +26,7 @@ STOPPED = "+13125550199"  # Twilio refuses it with 21610: it texted STOP
 def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
     fake_twilio.error_for[STOPPED] = 21610
     return {
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": HAVEN_NUMBER,
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(from_number=HAVEN_NUMBER),
     }
 
 

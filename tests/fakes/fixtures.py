@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.tarpit import Tarpit
 from tests.fakes.twilio_server import FakeTwilio
 from tests.fakes.webhook_server import WebhookServer
 
@@ -29,4 +30,11 @@ def smtp_server() -> Iterator[SmtpServer]:
 def webhook_server() -> Iterator[WebhookServer]:
     """An HTTP server on loopback that keeps what is POSTed to it."""
     with WebhookServer() as server:
+        yield server
+
+
+@pytest.fixture
+def tarpit() -> Iterator[Tarpit]:
+    """A TCP server on loopback that accepts connections and never answers."""
+    with Tarpit() as server:
         yield server

@@ -197,6 +197,15 @@ class FakeTwilio(LoopbackHTTPServer):
         self._messages: list[FakeMessage] = []
         self.requests = 0  # every request to the Messages API, answered or refused
 
+    def settings(self, *, from_number: str = "+15005550006") -> dict[str, object]:
+        """The Haven settings that point its Twilio client at this fake."""
+        return {
+            "twilio_account_sid": self.account_sid,
+            "twilio_auth_token": self.auth_token,
+            "twilio_from_number": from_number,
+            "twilio_api_base": self.url,
+        }
+
     @property
     def messages(self) -> list[FakeMessage]:
         """Every accepted message, in order of arrival (a copy)."""

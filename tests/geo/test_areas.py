@@ -15,6 +15,7 @@ from geo.areas import (
     parse_area,
     parse_cap_polygon,
     parse_geojson,
+    source_vertex_count,
     to_cap_polygons,
 )
 from geo.errors import AreaError
@@ -205,3 +206,52 @@ def test_check_area_accepts_valid_polygons_and_refuses_the_rest() -> None:
         check_area(shapely.Point(0, 0))
     with pytest.raises(AreaError, match=r"longitude 200\.0"):
         check_area(shapely.box(199, 0, 200, 1))
+
+
+@pytest.mark.parametrize(
+    ("kind", "source"),
+    [
+        ("polygon", "41.7,-87.9 42.0,-87.9 42.0,-87.6 41.7,-87.9"),
+        ("circle", "41.8,-87.7 5"),
+        ("circle", "41.8,-87.7 900"),
+        ("same", "017031"),
+        ("same", "117031"),
+        (
+            "geojson",
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [
+                        [
+                            [[0, 0], [1, 0], [1, 1], [0, 0]],
+                            [[0.5, 0.2], [0.6, 0.2], [0.6, 0.3], [0.5, 0.2]],
+                        ],
+                        [[[3, 3], [4, 3], [4, 4], [3, 3]]],
+                    ],
+                },
+            },
+        ),
+    ],
+)
+def test_source_vertex_count_counts_the_vertices_parsing_will_make(kind: str, source: Any) -> None:
+    parsed = parse_area(kind, source).geometry
+    assert source_vertex_count(kind, source) == shapely.get_num_coordinates(parsed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "source"),
+    [
+        ("same", "999999"),
+        ("circle", "41.8,-87.7"),
+        ("circle", "41.8,-87.7 nan"),
+        ("circle", "41.8,-87.7 5000"),
+        ("geojson", {"type": "Polygon", "coordinates": 5}),
+        ("geojson", {"type": "Point", "coordinates": [1, 2]}),
+        ("polygon", 12),
+    ],
+)
+def test_source_vertex_count_of_malformed_input_is_zero_for_the_parser_to_refuse(
+    kind: str, source: Any
+) -> None:
+    assert source_vertex_count(kind, source) == 0

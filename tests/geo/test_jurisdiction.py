@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+import shapely
 from pyproj import Geod
 
 from geo.circles import geodesic_circle
-from geo.jurisdiction import outside_jurisdiction
+from geo.jurisdiction import allowed_area, outside_jurisdiction, transformer_cache_info
 from geo.same import same_geometry
 
 GEOD = Geod(ellps="WGS84")
@@ -49,3 +50,28 @@ def test_the_tolerance_is_kilometres_on_the_ground_at_any_latitude(lat: float) -
 def test_a_negative_tolerance_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="non-negative"):
         outside_jurisdiction(same_geometry("017031"), same_geometry("017000"), -1.0)
+
+
+def test_an_allowed_area_built_once_gives_each_area_the_same_overhang_as_alone() -> None:
+    illinois = same_geometry("017000")
+    allowed = allowed_area(illinois, 2.0)
+    for code in ("017031", "018089", "048201", "017043"):
+        alone = outside_jurisdiction(same_geometry(code), illinois, 2.0)
+        shared = allowed.outside(same_geometry(code))
+        assert shapely.equals_exact(shared.geometry, alone.geometry, tolerance=0.0)
+        assert (shared.area_km2, shared.near_lat, shared.near_lon) == (
+            alone.area_km2,
+            alone.near_lat,
+            alone.near_lon,
+        )
+
+
+def test_the_projections_of_a_jurisdiction_are_built_once_and_reused() -> None:
+    jurisdiction = geodesic_circle(12.345, -67.89, 30.0)  # a centre no other test uses
+    before = transformer_cache_info()
+    allowed_area(jurisdiction, 1.0)
+    allowed_area(jurisdiction, 2.0)
+    outside_jurisdiction(geodesic_circle(12.345, -67.89, 10.0), jurisdiction, 1.0)
+    after = transformer_cache_info()
+    assert after.misses - before.misses == 1
+    assert after.hits - before.hits >= 2

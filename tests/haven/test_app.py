@@ -32,12 +32,18 @@ def test_readyz_answers_503_while_the_audience_index_loads_then_200_when_ready(
 ) -> None:
     loading = client.get("/readyz")  # the first probe starts the load in the background
     assert loading.status_code == 503
-    assert loading.json == {"state": "loading", "components": {"audience": "loading"}}
+    assert loading.json == {
+        "state": "loading",
+        "components": {"audience": "loading", "counters": "ready"},
+    }
     deadline = time.monotonic() + 1.0
     while (ready := client.get("/readyz")).status_code != 200:
         assert time.monotonic() < deadline, ready.json
         time.sleep(0.01)
-    assert ready.json == {"state": "ready", "components": {"audience": "ready"}}
+    assert ready.json == {
+        "state": "ready",
+        "components": {"audience": "ready", "counters": "ready"},
+    }
     assert client.get("/healthz").status_code == 200
 
 
@@ -57,6 +63,22 @@ def test_api_errors_are_json_naming_the_problem(
     assert response.is_json
     assert set(response.json["error"]) >= {"code", "message"}
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/takedown/cases", {"POST", "OPTIONS"}),
+        ("PUT", "/stopncii/v1/FetchHashes", {"GET", "HEAD", "OPTIONS"}),
+        ("POST", "/takedown/", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_a_method_not_allowed_is_a_405_naming_the_allowed_methods(
+    client: FlaskClient, method: str, path: str, allowed: set[str]
+) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
 
 
 def test_malformed_json_is_a_400_naming_it(client: FlaskClient) -> None:
@@ -118,7 +140,8 @@ def test_every_protected_api_route_refuses_a_request_without_credentials(
             continue
         path = rule.rule
         for argument in rule.arguments:
-            path = path.replace(f"<{argument}>", "1").replace(f"<int:{argument}>", "1")
+            for pattern in (f"<{argument}>", f"<int:{argument}>", f"<dbid:{argument}>"):
+                path = path.replace(pattern, "1")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             response = client.open(path, method=method)
             assert response.status_code in (401, 403), (method, rule.rule, response.status_code)

@@ -9,7 +9,10 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
+from alerts.audience import snapshot_path
 from haven.cli import main
+from haven.settings import SOURCE_ROOT, Settings
+from haven.worker import worker_arguments
 
 
 @pytest.fixture
@@ -98,3 +101,37 @@ def test_import_loads_good_rows_and_reports_bad_ones_by_line(
     tester = haven.invoke(main, ["subscribers", "tester", "312-555-0102"])
     assert tester.exit_code == 0, tester.output
     assert "+13125550102 is a tester" in tester.output
+
+
+def test_with_haven_instance_path_nothing_is_written_into_the_code_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("HAVEN_DATABASE_URL", "HAVEN_AUDIENCE_SNAPSHOT_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HAVEN_INSTANCE_PATH", str(tmp_path / "instance"))
+    code_instance = SOURCE_ROOT / "instance"
+    before = sorted(code_instance.iterdir()) if code_instance.exists() else None
+
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "instance" / "haven.db").is_file()
+    settings = Settings()
+    snapshot = snapshot_path(settings.audience_snapshot_dir, settings.database_url)
+    assert snapshot is not None
+    assert snapshot.parent == tmp_path / "instance"
+    schedule = f"--schedule={tmp_path / 'instance' / 'celerybeat-schedule'}"
+    assert schedule in worker_arguments(settings, concurrency=1, beat=True)
+    after = sorted(code_instance.iterdir()) if code_instance.exists() else None
+    assert after == before
+
+
+def test_serve_with_several_workers_and_no_redis_refuses_to_start_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner(
+        env={"HAVEN_DATABASE_URL": f"sqlite:///{tmp_path / 'haven.db'}", "HAVEN_REDIS_URL": None}
+    )
+    result = runner.invoke(main, ["serve", "--workers", "2", "--port", "1"])
+    assert result.exit_code == 1
+    assert "HAVEN_REDIS_URL" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -108,10 +108,7 @@ def test_an_unmatched_path_is_counted_without_its_path(client: FlaskClient) -> N
 def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
     """Twilio is the loopback fake."""
     return {
-        "twilio_account_sid": fake_twilio.account_sid,
-        "twilio_auth_token": fake_twilio.auth_token,
-        "twilio_from_number": "+15005550006",
-        "twilio_api_base": fake_twilio.url,
+        **fake_twilio.settings(),
         "sms_rate_per_second": 500.0,
     }
 

@@ -84,3 +84,20 @@ def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
     assert result.returncode == 1
     assert says in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_instance_path_holds_every_file_haven_writes(tmp_path: Path) -> None:
+    settings = Settings(instance_path=str(tmp_path))
+    assert settings.database_url == f"sqlite:///{tmp_path / 'haven.db'}"
+    assert settings.audience_snapshot_dir == tmp_path
+    assert settings.beat_schedule_path == tmp_path / "celerybeat-schedule"
+
+
+def test_files_set_explicitly_stay_where_they_are_set(tmp_path: Path) -> None:
+    settings = Settings(
+        instance_path=str(tmp_path / "instance"),
+        database_url="postgresql://haven@db/haven",
+        audience_snapshot_dir="",
+    )
+    assert settings.database_url == "postgresql+psycopg://haven@db/haven"
+    assert settings.audience_snapshot_dir is None

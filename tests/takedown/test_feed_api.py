@@ -210,6 +210,8 @@ def test_the_latest_feedback_counts_and_each_platform_sees_only_its_own(
         ({"algorithm": "md5", "value": "a" * 32, "outcome": "deleted"}, 422),
         ({"algorithm": "md5", "value": "a" * 31, "outcome": "removed"}, 422),
         ({"algorithm": "md5", "value": "a" * 32, "outcome": "removed", "count": 0}, 422),
+        ({"algorithm": "md5", "value": "a" * 32, "outcome": "removed", "count": True}, 422),
+        ({"algorithm": "md5", "value": "a" * 32, "outcome": "removed", "count": "3"}, 422),
     ],
 )
 def test_bad_feedback_is_refused(

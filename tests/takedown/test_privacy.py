@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import DateTime, select
 
 from haven.db import Base, UTCDateTime, get_session
+from haven.privacy import ANONYMOUS_BLUEPRINTS, anonymous_prefix
 from takedown.service import PlatformCredentials
 from tests.factories import bearer, free_port, image_hashes, submit_case, video_hash
 
@@ -96,6 +97,55 @@ def test_access_log_names_the_route_not_the_case_number(
     assert created["case_number"].replace("-", "") not in logged
 
 
+# Paths under the anonymous prefixes that match no route; each holds a case number.
+UNROUTED = [
+    ("GET", "/api/v1/takedown/cases/{number}/withdraw", 405),  # withdraw is POST only
+    ("GET", "/api/v1/takedown/cases/{number}/", 404),  # a trailing slash
+    ("GET", "/takedown/status/{number}", 404),  # the status page takes no number in its path
+]
+
+
+def traces_of(number: str) -> tuple[str, ...]:
+    """What a log line must not hold for a request about case `number`."""
+    return (number, number.replace("-", ""), ADDRESS, USER_AGENT)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), UNROUTED)
+def test_a_takedown_path_that_matches_no_route_is_logged_without_address_or_case_number(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, method: str, path: str, status: int
+) -> None:
+    number = submit_case(client, [video_hash()])["case_number"]
+    with caplog.at_level(logging.DEBUG):
+        response = client.open(
+            path.format(number=number),
+            method=method,
+            headers={"User-Agent": USER_AGENT},
+            environ_base=ENVIRON,
+        )
+        # A control: an unrouted path outside the anonymous prefixes keeps its address.
+        client.get(f"/nothing-here/{number}", environ_base=ENVIRON)
+    assert response.status_code == status
+    control = [r for r in caplog.records if "/nothing-here/" in r.getMessage()]
+    assert control
+    assert ADDRESS in control[0].getMessage()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r not in control)
+    for trace in traces_of(number):
+        assert trace not in logged
+    assert f"{method} <unrouted " in logged  # the access log did run
+    assert response.headers.get("Cache-Control") == "no-store"
+    assert response.headers.get("Referrer-Policy") == "no-referrer"
+
+
+def test_every_route_of_an_anonymous_blueprint_is_anonymous_by_its_path(app: Flask) -> None:
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if blueprint in ANONYMOUS_BLUEPRINTS or rule.endpoint == "static":
+            assert anonymous_prefix(rule.rule) is not None, (rule.rule, blueprint)
+            checked += 1
+    assert checked >= 10
+
+
 def test_stored_times_are_no_finer_than_an_hour(
     app: Flask, client: FlaskClient, platform: PlatformCredentials
 ) -> None:
@@ -140,7 +190,7 @@ def test_rate_limit_counters_in_redis_hold_no_address(database_url: str, redis_u
     assert keys, "the limiter wrote no counter"
     for key in keys:
         assert ADDRESS.encode() not in key
-        assert store.ttl(key) > 0
+        assert store.pttl(key) != -1  # every counter expires (-2: already gone)
 
 
 class _FromAddress(HTTPAdapter):
@@ -155,9 +205,11 @@ class _FromAddress(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def production_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`haven serve` (gunicorn) in a subprocess on SQLite, with its output in a file."""
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`haven serve` (gunicorn) in a subprocess on SQLite, with its output in a file; shared by
+    this module's tests (it takes seconds to start), so each reads only what it added."""
+    tmp_path = tmp_path_factory.mktemp("production-server")
     env = {**os.environ, "HAVEN_DATABASE_URL": f"sqlite:///{tmp_path / 'haven.db'}"}
     haven = [sys.executable, "-m", "haven.cli"]
     subprocess.run([*haven, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -189,6 +241,7 @@ def test_the_production_server_logs_no_address_for_takedown_routes(
     production_server: tuple[str, Path],
 ) -> None:
     base, log = production_server
+    start = len(log.read_text())
     source = "127.13.57.91"
     http = requests.Session()
     http.mount("http://", _FromAddress(source))
@@ -198,11 +251,37 @@ def test_the_production_server_logs_no_address_for_takedown_routes(
     number = created.json()["case_number"]
     http.get(f"{base}/api/v1/takedown/cases/{number}", headers={"X-Case-Pin": "x"})
     time.sleep(0.3)
-    takedown_lines = log.read_text()
+    takedown_lines = log.read_text()[start:]
     assert "POST /api/v1/takedown/cases 201" in takedown_lines
     http.get(f"{base}/healthz")  # the control: logged with its address
     time.sleep(0.3)
-    after_control = log.read_text()
+    after_control = log.read_text()[start:]
     assert source in after_control[len(takedown_lines) :]
     for trace in (source, USER_AGENT, number):
         assert trace not in takedown_lines
+
+
+def test_the_production_server_logs_no_address_or_case_number_for_unrouted_takedown_paths(
+    production_server: tuple[str, Path],
+) -> None:
+    base, log = production_server
+    source = "127.13.57.92"
+    http = requests.Session()
+    http.mount("http://", _FromAddress(source))
+    http.headers["User-Agent"] = USER_AGENT
+    created = http.post(f"{base}/api/v1/takedown/cases", json={"hashes": [video_hash()]})
+    number = created.json()["case_number"]
+    start = len(log.read_text())
+    for method, path, status in UNROUTED:
+        response = http.request(method, base + path.format(number=number))
+        assert response.status_code == status, path
+    time.sleep(0.3)
+    unrouted_lines = log.read_text()[start:]
+    assert unrouted_lines.count("GET <unrouted ") == len(UNROUTED)
+    http.get(f"{base}/nothing-here/{number}")  # the control: logged with address and path
+    time.sleep(0.3)
+    after_control = log.read_text()[start + len(unrouted_lines) :]
+    assert source in after_control
+    assert number in after_control
+    for trace in (source, USER_AGENT, number, number.replace("-", "")):
+        assert trace not in unrouted_lines

@@ -172,3 +172,22 @@ def test_keys_of_two_different_platforms_are_refused(
         timeout=10,
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("count", [False, True, "1", 1.0])
+def test_submit_feedback_refuses_a_count_that_is_not_a_json_integer(
+    client: FlaskClient, platform: PlatformCredentials, count: object
+) -> None:
+    hashed = video_hash()
+    submit_case(client, [hashed])
+    value = hashed["value"]
+    response = client.post(
+        "/stopncii/v1/SubmitFeedback",
+        json={"count": count, "hashFeedbacks": [{"hashValue": value, "feedbackValue": "Blocked"}]},
+        headers={
+            "x-functions-key": platform.stopncii_fetch_function_key,
+            "Ocp-Apim-Subscription-Key": platform.stopncii_subscription_key,
+        },
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["message"].startswith("count")

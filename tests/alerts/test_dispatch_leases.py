@@ -1,0 +1,104 @@
+"""A sender's lease holds while it works: it claims no more than the shared rate lets through
+in half a lease, saves outcomes as they come and extends its lease on what it has yet to send,
+so no batch is taken over and sent twice while its sender is still at it. The rate limit and
+the leases run on a virtual clock: the test waits out no second of the rate."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from alerts.dispatch.bucket import LocalBucket
+from alerts.dispatch.runner import DispatchRunner
+from alerts.dispatch.service import claim_size
+from alerts.dispatch.setup import get_dispatcher
+from alerts.providers import SendResult, SmsProvider
+from alerts.subscribers import mark_unreachable
+from haven.db import utcnow
+from tests.alerts.test_alerts_api import LOOP
+from tests.alerts.test_dispatch import approve, counts, no_wait, use_dispatcher, wait_for
+from tests.factories import create_subscribers
+from tests.fakes.clock import VirtualClock
+from tests.fakes.twilio_server import FakeTwilio
+
+PHONES = [f"+1312555{n:04d}" for n in range(600, 750)]
+
+
+@pytest.fixture
+def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
+    """One long code: 1 SMS a second, the default batch and lease, two senders."""
+    return {
+        **fake_twilio.settings(),
+        "sms_rate_per_second": 1.0,
+        "dispatch_batch": 100,
+        "dispatch_lease_seconds": 60.0,
+        "dispatch_senders": 2,
+    }
+
+
+class TogetherSms:
+    """Hands every SMS to the real provider, but holds each sender's first one until both
+    senders have one in hand: both have claimed a batch, and they share the rate from there."""
+
+    def __init__(self, real: SmsProvider, senders: int) -> None:
+        self.real = real
+        self._start = threading.Barrier(senders, timeout=5)
+        self._local = threading.local()
+
+    def send_sms(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        if not getattr(self._local, "started", False):
+            self._local.started = True
+            self._start.wait()
+        return self.real.send_sms(
+            to=to, body=body, validity_seconds=validity_seconds, status_callback=status_callback
+        )
+
+
+def virtual_utc(clock: VirtualClock) -> Callable[[], datetime.datetime]:
+    """UTC as the dispatcher reads it: the real time plus the virtual clock's advance."""
+    return lambda: utcnow() + datetime.timedelta(seconds=clock.monotonic())
+
+
+def test_a_claim_takes_no_more_than_the_shared_rate_sends_in_half_a_lease(app: Flask) -> None:
+    dispatcher = get_dispatcher(app)
+    assert claim_size(dispatcher=dispatcher, kind="sms") == 30  # 1/s x 60 s / 2, not 100
+    assert claim_size(dispatcher=dispatcher, kind="channel") == 100  # channels share no rate
+    slow = dataclasses.replace(dispatcher, bucket=LocalBucket(0.01))
+    assert claim_size(dispatcher=slow, kind="sms") == 1  # at least one
+
+
+def test_two_senders_at_one_sms_a_second_send_each_of_150_people_exactly_one_message(
+    app: Flask, client: FlaskClient, officers: dict[str, str], fake_twilio: FakeTwilio
+) -> None:
+    create_subscribers(app, [(p, *LOOP) for p in PHONES])
+    clock = VirtualClock()
+    dispatcher = get_dispatcher(app)
+    use_dispatcher(
+        app,
+        sms=TogetherSms(dispatcher.sms, senders=2),
+        bucket=LocalBucket(1.0, clock=clock),
+        clock=virtual_utc(clock),
+        backoff=no_wait,
+    )
+    runner = DispatchRunner(
+        app, get_dispatcher(app), senders=2, idle_seconds=0.01, on_permanent=mark_unreachable
+    )
+    runner.start()
+    try:
+        approve(client, officers)
+        wait_for(lambda: counts(app) == {"queued": len(PHONES)}, timeout=60)
+    finally:
+        runner.stop()
+    sent = Counter(m.to for m in fake_twilio.messages)
+    repeats = sum(n - 1 for n in sent.values())
+    assert sent == Counter(PHONES), f"{repeats} repeats to {len(sent)} people"  # once each
+    assert clock.monotonic() >= len(PHONES) - 1  # 150 messages took 150 virtual seconds
