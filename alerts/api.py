@@ -218,7 +218,7 @@ def update(alert_id: int) -> tuple[Response, int]:
     messages = messages_out(
         session=session,
         alert=alert,
-        public_url=settings.public_url,
+        public_url=settings.public_url.rstrip("/"),
         budget=settings.sms_segment_budget,
     )
     response = jsonify({**alert_out(session=session, alert=alert), "messages": messages})

@@ -214,13 +214,21 @@ class TwilioSmsProvider:
     def _refused(self, error: Any, headers: dict[str, str]) -> SendResult:
         status = int(error.status)
         code = str(error.code) if error.code else str(status)
+        if status in (401, 403):
+            # Haven's own credentials, not this message: a rotated or suspended account must
+            # not fail a whole alert. Retried until it expires, loudly.
+            log.error("Twilio refused Haven's credentials (HTTP %d, code %s)", status, code)
+            return SendResult("retry", error_code=code, spends_attempt=False)
         if status == 429 or status >= 500 or code in RETRYABLE_CODES:
             wait = _retry_after(headers)
             log.warning("Twilio busy (HTTP %d, code %s), will retry", status, code)
-            return SendResult("retry", error_code=code, retry_after=wait, spends_attempt=False)
-        if status in (401, 403):
-            log.error("Twilio refused Haven's credentials (HTTP %d, code %s)", status, code)
-        elif code not in PERMANENT_CODES:
+            # Only 429 and 503 say that Twilio took nothing; after any other 5xx the message
+            # may exist, so the retry spends an attempt and the cap bounds the duplicates.
+            took_nothing = status in (429, 503)
+            return SendResult(
+                "retry", error_code=code, retry_after=wait, spends_attempt=not took_nothing
+            )
+        if code not in PERMANENT_CODES:
             log.warning("Twilio refused a message (HTTP %d, code %s)", status, code)
         return SendResult("failed", error_code=code)
 
@@ -303,12 +311,15 @@ class AppriseChannelProvider:
         try:
             result = future.result(timeout=self.deadline)
         except FutureTimeout:
-            future.cancel()  # still queued behind busy threads: never started
+            # Still queued behind busy threads, it never started: that costs no attempt, or
+            # channels stuck elsewhere would use up this one's.
+            never_started = future.cancel()
             log.warning("%s gave no answer within %g s, will retry", redact(url), self.deadline)
             return SendResult(
                 "retry",
                 error_code=APPRISE_DEADLINE,
                 reason=f"no answer within {self.deadline:g} s",
+                spends_attempt=not never_started,
             )
         if result.status == AppriseResultStatus.SUCCESS:
             return SendResult("accepted", status="sent")

@@ -79,7 +79,8 @@ def messages_out(
     messages = {}
     for language in LANGUAGES:
         sms = render_sms(language=language, budget=budget, **options)
-        title, body = render_channel(language=language, **options)
+        # Channels are told everything; so is anyone an earlier version did not reach.
+        title, body = render_channel(language=language, **{**options, "previous_content": None})
         messages[language] = LanguageMessageOut(
             sms=sms, segments=segments(sms).count, title=title, body=body
         ).model_dump(mode="json")

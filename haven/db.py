@@ -42,8 +42,15 @@ class Base(DeclarativeBase):
 def make_engine(url: str) -> Engine:
     """Create an engine, with SQLite set up for a concurrent web server."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # hide_parameters: an error's text must never carry a case number or a PIN hash.
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        hide_parameters=True,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -157,7 +157,7 @@ class BacklogCollector:
         )
         lag = GaugeMetricFamily(
             "haven_feed_lag_changes",
-            "Feed changes a platform has not fetched yet: newest cursor minus its own.",
+            "Changes of the feed a platform reads (real or sandbox, by its route) not fetched yet.",
             labels=["platform"],
         )
         now = utcnow()

@@ -13,6 +13,8 @@ test checks that they do.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Flask, Response, request
 
 ANONYMOUS_BLUEPRINTS: set[str] = set()
@@ -38,7 +40,12 @@ def anonymous(bp: Blueprint) -> Blueprint:
 
 
 def anonymous_prefix(path: str) -> str | None:
-    """The anonymous prefix `path` lies under ("/" for the front page), or None."""
+    """The anonymous prefix `path` lies under ("/" for the front page), or None.
+
+    Repeated slashes and letter case are folded first: Werkzeug redirects
+    `/api/v1//takedown/...` to the clean path, and that first request must be anonymous too.
+    """
+    path = re.sub(r"/{2,}", "/", path).lower()
     if path in ANONYMOUS_PATHS:
         return path
     return next((p for p in ANONYMOUS_PREFIXES if path.startswith(p)), None)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import cast
 
 from flask import Flask, Response, current_app, request
-from limits import parse, parse_many
+from limits import parse_many
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -83,13 +83,13 @@ class Throttle:
     def limit_client(self, limit: str, scope: str) -> None:
         """Count one request from the current client against `limit`, or raise 429."""
         client = self.pseudonym(request.remote_addr or "unknown")
-        item = parse(limit)
-        with _counting():
-            allowed = self.limiter.hit(item, scope, client)
-        if not allowed:
-            raise TooManyRequests(
-                f"Too many requests. Please wait {item.get_expiry()} seconds and try again."
-            )
+        for item in parse_many(limit):  # "30/minute;500/day": every limit counts
+            with _counting():
+                allowed = self.limiter.hit(item, scope, client)
+            if not allowed:
+                raise TooManyRequests(
+                    f"Too many requests. Please wait {item.get_expiry()} seconds and try again."
+                )
 
     def limit_subject(self, limit: str, scope: str, subject: str) -> None:
         """Count one request by `subject` (an account, never an address) against each limit of

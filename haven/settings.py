@@ -44,6 +44,8 @@ RATE_LIMIT_FIELDS = (
     "subscription_sms_per_sender_rate",
 )
 
+REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+sentinel", "redis+cluster", "unix"})
+
 # Settings whose values must not be echoed back in an error message.
 _SECRET_FIELDS = frozenset(
     {"database_url", "secret_key", "redis_url", "broker_url", "metrics_token"}
@@ -81,8 +83,8 @@ class Settings(BaseSettings):
     min_pdq_quality: int = Field(default=50, ge=0, le=100)
     case_submit_rate: str = "30/minute"
     case_lookup_rate: str = "60/minute"
-    pin_max_failures: int = 5
-    pin_lockout_minutes: int = 15
+    pin_max_failures: int = Field(default=5, ge=1, le=100)
+    pin_lockout_minutes: int = Field(default=15, ge=1, le=1440)
     feed_max_page: int = 10_000
     # Requests one platform may make to its feed routes (native and StopNCII together).
     feed_rate_per_platform: str = "600/minute"
@@ -146,6 +148,22 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f'{value!r} is not a rate limit like "30/minute"') from None
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        # Checked here: a typo would otherwise surface later as a traceback quoting the URL,
+        # password included. The message names the scheme only.
+        if url is None or url == "":
+            return None
+        scheme = url.partition("://")[0] if "://" in url else ""
+        if scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                "is not a Redis URL (expected one starting with "
+                + ", ".join(f"{s}://" for s in sorted(REDIS_SCHEMES))
+                + ")"
+            )
+        return url
 
     @field_validator("database_url")
     @classmethod

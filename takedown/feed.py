@@ -52,8 +52,9 @@ def _authenticate() -> None:
 def _name_the_feed(response: Response) -> Response:
     """Answers carry `Haven-Instance` and `Haven-Feed-Last`, so that a client can tell a cursor
     from another Haven, or a feed restored to an earlier point, from a quiet feed."""
-    if response.status_code in (200, 304):
-        instance, last = service.describe_feed(session=get_session())
+    platform: Platform | None = g.get("platform")
+    if response.status_code in (200, 304) and platform is not None:
+        instance, last = service.describe_feed(session=get_session(), platform=platform)
         response.headers["Haven-Instance"] = instance
         response.headers["Haven-Feed-Last"] = str(last)
     return response

@@ -433,13 +433,15 @@ def first_cursor_since(*, session: Session, since: datetime.datetime) -> int:
     return first - 1 if first is not None else store.get_last_cursor(session=session)
 
 
-def describe_feed(*, session: Session) -> tuple[str, int]:
-    """This Haven's database identity ("" if unmigrated) and the highest cursor in its feed.
+def describe_feed(*, session: Session, platform: Platform) -> tuple[str, int]:
+    """This Haven's database identity ("" if unmigrated) and the highest cursor of the feed
+    `platform` reads (the real or the sandbox one).
 
     A client keeps both: another identity means its cursor is from another Haven; a last
     cursor below its own means this feed was restored to an earlier point.
     """
-    return get_database_identity(session), store.get_last_cursor(session=session)
+    last = store.get_last_cursor(session=session, sandbox=platform.sandbox)
+    return get_database_identity(session), last
 
 
 def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterator[store.HashRow]]:
@@ -448,7 +450,7 @@ def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterato
     A hash that changes while the export runs is left out or kept by its state at the
     snapshot cursor; either way, polling from that cursor brings the platform up to date.
     """
-    up_to = store.get_last_cursor(session=session)
+    up_to = store.get_last_cursor(session=session, sandbox=platform.sandbox)
 
     def rows() -> Iterator[store.HashRow]:
         for batch in store.stream_active_hashes(

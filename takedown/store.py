@@ -301,9 +301,13 @@ def get_first_cursor_since(*, session: Session, since: datetime.datetime) -> int
     return session.scalar(select(func.min(FeedChange.cursor)).where(FeedChange.changed_at >= since))
 
 
-def get_last_cursor(*, session: Session) -> int:
-    """The highest cursor in the feed (0 when empty)."""
-    return session.scalar(select(func.max(FeedChange.cursor))) or 0
+def get_last_cursor(*, session: Session, sandbox: bool | None = None) -> int:
+    """The highest cursor in the feed (0 when empty); of the real or the sandbox feed alone
+    when `sandbox` is given, so neither kind of platform learns of the other's changes."""
+    query = select(func.max(FeedChange.cursor))
+    if sandbox is not None:
+        query = query.where(FeedChange.sandbox.is_(sandbox))
+    return session.scalar(query) or 0
 
 
 def count_feed_lag(*, session: Session) -> list[tuple[str, int]]:

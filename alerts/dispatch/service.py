@@ -212,7 +212,8 @@ def send_due(
         return 0
     held_until = now + dispatcher.lease
     lost: set[int] = set()  # taken over by another worker
-    messages: dict[tuple[int, int, str], _Message | SendResult] = {}
+    first_contacts = store.fetch_first_contacts(session=session, claims=batch)
+    messages: dict[tuple[int, int, str, bool], _Message | SendResult] = {}
     done = _Outcomes(session, on_permanent, saved_at=now)
     handled = 0  # claims sent (or skipped) so far, their outcomes saved or in `done`
     try:
@@ -223,7 +224,9 @@ def send_due(
                 lost |= taken
             if claim.id not in lost:
                 try:
-                    result = _deliver(app, session, dispatcher, claim, messages)
+                    result = _deliver(
+                        app, session, dispatcher, claim, messages, claim.id in first_contacts
+                    )
                 except Exception as error:  # one delivery must never sink the rest of its batch
                     log.exception("delivery %s raised while sending", claim.id)
                     session.rollback()  # a failed query must not poison the outcomes saved next
@@ -332,9 +335,11 @@ def _deliver(
     session: Session,
     dispatcher: Dispatcher,
     claim: Claim,
-    messages: dict[tuple[int, int, str], _Message | SendResult],
+    messages: dict[tuple[int, int, str, bool], _Message | SendResult],
+    first_contact: bool = False,
 ) -> SendResult | _Skip:
-    """Send one claimed delivery (or say why not)."""
+    """Send one claimed delivery (or say why not). An update to someone no earlier version
+    reached (`first_contact`: the area grew, or the first message failed) says everything."""
     if claim.attempts > dispatcher.max_attempts:
         # Claimed again after its lease ran out: a worker died with it, perhaps after
         # handing it to the provider. It has had every attempt it may have.
@@ -348,7 +353,7 @@ def _deliver(
         return _Skip(claim.subscriber_status[:16])  # opted out or unreachable since recorded
     if claim.channel_id != store.SMS and claim.channel_status != "active":
         return _Skip("channel_" + (claim.channel_status or "gone")[:8])
-    key = (claim.alert_id, claim.version, claim.language)
+    key = (claim.alert_id, claim.version, claim.language, first_contact)
     if key not in messages:
         messages[key] = _render_or_reason(app, session, dispatcher, *key)
     message = messages[key]
@@ -382,12 +387,18 @@ def _deliver(
 
 
 def _render_or_reason(
-    app: Flask, session: Session, dispatcher: Dispatcher, alert_id: int, version: int, language: str
+    app: Flask,
+    session: Session,
+    dispatcher: Dispatcher,
+    alert_id: int,
+    version: int,
+    language: str,
+    everything: bool,
 ) -> _Message | SendResult:
     """The message in `language`, or the retry every delivery of it gets if it cannot be
     rendered (remembered for the batch, so a broken one is tried once per batch)."""
     try:
-        return _render(app, session, dispatcher, alert_id, version, language)
+        return _render(app, session, dispatcher, alert_id, version, language, everything)
     except Exception as error:
         log.exception("alert %s v%s could not be rendered in %r", alert_id, version, language)
         session.rollback()
@@ -461,14 +472,25 @@ def _clip(reason: str | None) -> str | None:
 
 
 def _render(
-    app: Flask, session: Session, dispatcher: Dispatcher, alert_id: int, version: int, language: str
+    app: Flask,
+    session: Session,
+    dispatcher: Dispatcher,
+    alert_id: int,
+    version: int,
+    language: str,
+    everything: bool = False,
 ) -> _Message:
     alert = alert_store.get_alert(session=session, alert_id=alert_id)
     assert alert is not None
     versions = alert_store.fetch_versions(session=session, alert_id=alert_id)
     row = next(v for v in versions if v.version == version)
-    # An update says what changed against the version before it.
-    previous = next((v.content for v in versions if v.version == version - 1), None)
+    # An update says what changed against the version before it, to those who got that one;
+    # to anyone else (`everything`), and on channels, which have no budget, it says it all.
+    previous = (
+        None
+        if everything
+        else next((v.content for v in versions if v.version == version - 1), None)
+    )
     agency = alert_store.get_agency(session=session, agency_id=alert.agency_id).name
     kind: Kind = KINDS[row.msg_type]
     link = f"{dispatcher.public_url}/a/{alert_id}"
@@ -485,7 +507,7 @@ def _render(
         )
         title, body = render_channel(
             alert_content=row.content,
-            previous_content=previous,
+            previous_content=None,
             kind=kind,
             cancel_reason=alert.cancel_reason,
             agency=agency,

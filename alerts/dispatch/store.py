@@ -113,6 +113,29 @@ def fetch_reached_subscribers(
     return np.asarray(ids, dtype=np.int32)
 
 
+def fetch_first_contacts(*, session: Session, claims: Sequence[Claim]) -> set[int]:
+    """The ids of the claims for an update whose subscriber no earlier version of the alert
+    has reached: they are told everything, not only what changed."""
+    updates = [c for c in claims if c.version > 1]
+    if not updates:
+        return set()
+    rows = session.execute(
+        select(Delivery.alert_id, Delivery.subscriber_id, func.min(Delivery.version))
+        .where(
+            Delivery.alert_id.in_({c.alert_id for c in updates}),
+            Delivery.subscriber_id.in_({c.subscriber_id for c in updates}),
+            Delivery.status.in_(REACHED),
+        )
+        .group_by(Delivery.alert_id, Delivery.subscriber_id)
+    ).all()
+    first_reached = {(alert, subscriber): version for alert, subscriber, version in rows}
+    return {
+        c.id
+        for c in updates
+        if first_reached.get((c.alert_id, c.subscriber_id), c.version) >= c.version
+    }
+
+
 def fetch_channel_targets(
     *, session: Session, subscriber_ids: Sequence[int]
 ) -> list[tuple[int, int]]:

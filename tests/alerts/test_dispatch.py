@@ -151,6 +151,14 @@ def test_updates_and_cancellations_reach_the_same_people_and_new_ones_if_the_are
     wait_for(lambda: len(fake_twilio.messages) == 7)
     updates = fake_twilio.messages[3:]
     assert sorted(m.to for m in updates) == sorted([*INSIDE, OUTSIDE[0]])
+    # Those the alert reached are told what changed; the newcomer is told everything.
+    by_phone = {m.to: m.body for m in updates}
+    first = next(m.body for m in fake_twilio.messages[:3] if m.to == INSIDE[0])
+    assert "The alert area has changed." in by_phone[INSIDE[0]]
+    assert "Last seen" in first
+    assert "Last seen" not in by_phone[INSIDE[0]]
+    assert "Last seen" in by_phone[OUTSIDE[0]]
+    assert by_phone[OUTSIDE[0]].startswith("UPDATE")
     act(client, officers["drafter"], alert_id, "cancel", {"reason": "child_found"})
     wait_for(lambda: len(fake_twilio.messages) == 11)
     cancelled = fake_twilio.messages[7:]
@@ -374,17 +382,33 @@ def test_a_twilio_outage_spends_no_attempt_and_only_the_alerts_expiry_ends_the_t
         return datetime.timedelta(0)
 
     use_dispatcher(app, backoff=backoff)
-    fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (500,)
+    fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (503,)
     approve(client, officers)
     with pytest.raises(AssertionError, match="kept coming due"):
         dispatch(app, rounds=8)  # twice the cap, and still due
     assert fake_twilio.requests == 8
     assert asked == [1, 2, 3, 4, 5, 6, 7, 8]  # the backoff grows all the same
-    assert deliveries(app)[INSIDE[0]][:3] == ("pending", 0, "20500")
+    assert deliveries(app)[INSIDE[0]][:3] == ("pending", 0, "20503")
     fake_twilio.fail_rate = 0.0
     assert dispatch(app) == [1]
     assert deliveries(app)[INSIDE[0]][:2] == ("queued", 1)
     assert fake_twilio.requests == 9
+
+
+@pytest.mark.parametrize("settings_overrides", [{"dispatch_max_attempts": 3}], indirect=True)
+def test_a_twilio_500_may_have_taken_the_message_so_it_spends_attempts_up_to_the_cap(
+    app: Flask, client: FlaskClient, officers: dict[str, str], fake_twilio: FakeTwilio
+) -> None:
+    create_subscribers(app, [(INSIDE[0], *LOOP)])
+    use_dispatcher(app, backoff=no_wait)
+    fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (500,)
+    approve(client, officers)
+    assert dispatch(app) == [1, 1, 1]
+    assert fake_twilio.requests == 3
+    status, attempts, code, reason = deliveries(app)[INSIDE[0]]
+    assert (status, attempts, code) == ("failed", 3, "max_attempts")
+    assert reason is not None
+    assert "20500" in reason
 
 
 @pytest.mark.parametrize("settings_overrides", [{"dispatch_max_attempts": 3}], indirect=True)
@@ -393,7 +417,7 @@ def test_a_twilio_that_keeps_failing_is_tried_until_the_alert_expires(
 ) -> None:
     create_subscribers(app, [(INSIDE[0], *LOOP)])
     use_dispatcher(app, backoff=no_wait)
-    fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (500,)
+    fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (503,)
     approve(client, officers)
     with pytest.raises(AssertionError, match="kept coming due"):
         dispatch(app, rounds=5)

@@ -108,11 +108,14 @@ def test_too_many_requests_is_retried_after_twilios_retry_after(fake_twilio: Fak
     assert fake_twilio.messages == []
 
 
-@pytest.mark.parametrize("status", [500, 503])
-def test_a_twilio_server_error_is_retried(fake_twilio: FakeTwilio, status: int) -> None:
+@pytest.mark.parametrize(("status", "spends"), [(500, True), (503, False)])
+def test_a_twilio_server_error_is_retried_and_only_503_spends_no_attempt(
+    fake_twilio: FakeTwilio, status: int, spends: bool
+) -> None:
+    # After a 500 the message may exist: only "unavailable" says Twilio took nothing.
     fake_twilio.fail_rate, fake_twilio.fail_statuses = 1.0, (status,)
     result = send(provider(fake_twilio))
-    assert (result.outcome, result.retry_after, result.spends_attempt) == ("retry", None, False)
+    assert (result.outcome, result.retry_after, result.spends_attempt) == ("retry", None, spends)
 
 
 def test_a_number_that_replied_stop_fails_with_21610() -> None:
@@ -131,14 +134,14 @@ def test_another_refusal_fails_with_its_code() -> None:
         assert send(provider(fake)) == SendResult("failed", error_code="21614")
 
 
-def test_wrong_credentials_fail_with_twilios_authentication_code(
+def test_wrong_credentials_are_retried_without_spending_an_attempt_and_logged_as_errors(
     fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
 ) -> None:
     sms = TwilioSmsProvider(
         fake_twilio.account_sid, "wrong-token", from_number=SENDER, api_base=fake_twilio.url
     )
     with caplog.at_level(logging.ERROR, logger="alerts.providers"):
-        assert send(sms) == SendResult("failed", error_code="20003")
+        assert send(sms) == SendResult("retry", error_code="20003", spends_attempt=False)
     assert "credentials" in caplog.text
     assert fake_twilio.messages == []
 

@@ -101,3 +101,24 @@ def test_files_set_explicitly_stay_where_they_are_set(tmp_path: Path) -> None:
     )
     assert settings.database_url == "postgresql+psycopg://haven@db/haven"
     assert settings.audience_snapshot_dir is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pin_max_failures", 0), ("pin_lockout_minutes", 0), ("pin_lockout_minutes", -5)],
+)
+def test_pin_settings_that_would_lock_every_case_or_none_are_refused(
+    field: str, value: int
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**{field: value})  # type: ignore[arg-type]
+    (line,) = describe_errors(refused.value)
+    assert line.startswith(f"HAVEN_{field.upper()}: ")
+
+
+def test_a_misspelt_redis_url_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(redis_url="redis//:s3cretpw@redis.internal:6379/0")
+    (line,) = describe_errors(refused.value)
+    assert line.startswith("HAVEN_REDIS_URL: is not a Redis URL")
+    assert "s3cretpw" not in line

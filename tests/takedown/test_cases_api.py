@@ -277,6 +277,12 @@ def test_a_withdrawn_hash_submitted_again_returns_to_the_feed(
     assert count_rows(app, FeedChange) == 3
 
 
+@pytest.mark.parametrize("settings_overrides", [{"case_submit_rate": "100/minute;2/hour"}])
+def test_every_limit_of_a_combined_rate_counts_not_only_the_first(client: FlaskClient) -> None:
+    statuses = [client.post(CASES, json={"hashes": [video_hash()]}).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+
+
 @pytest.mark.parametrize("settings_overrides", [{"case_submit_rate": "3/minute"}])
 def test_a_flood_of_submissions_from_one_address_is_rate_limited(client: FlaskClient) -> None:
     statuses = [client.post(CASES, json={"hashes": [video_hash()]}).status_code for _ in range(4)]

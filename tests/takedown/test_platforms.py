@@ -287,6 +287,20 @@ def test_sandbox_and_real_feeds_never_share_a_hash(
     assert len(real) == 6  # 2 images (PDQ, MD5), 2 videos
 
 
+def test_a_sandbox_platform_cannot_watch_the_real_feed_grow(
+    app: Flask, client: FlaskClient, platform: PlatformCredentials, sandbox: PlatformCredentials
+) -> None:
+    add_sandbox_hashes(app, 1)
+    before = client.get(SANDBOX_FEED, headers=bearer(sandbox.api_key))
+    submit_case(client, [*image_hashes(3), video_hash()])
+    after = client.get(SANDBOX_FEED, headers=bearer(sandbox.api_key))
+    export = client.get(f"{SANDBOX_FEED}/export", headers=bearer(sandbox.api_key))
+    assert after.headers["Haven-Feed-Last"] == before.headers["Haven-Feed-Last"]
+    assert export.headers["Haven-Feed-Cursor"] == before.headers["Haven-Feed-Last"]
+    real = client.get(FEED, headers=bearer(platform.api_key))
+    assert int(real.headers["Haven-Feed-Last"]) > int(after.headers["Haven-Feed-Last"])
+
+
 def test_sandbox_pdqs_are_well_formed_with_a_quality_and_feedback_stays_in_the_sandbox(
     app: Flask, client: FlaskClient, platform: PlatformCredentials, sandbox: PlatformCredentials
 ) -> None:

@@ -155,7 +155,7 @@ class HavenFeedClient:
 
     def send_feedback(self, *, algorithm: str, value: str, outcome: str, count: int = 1) -> None:
         """Report what the platform did about one hash (matched, removed, not_violating,
-        unable_to_action); Haven adds `count` to the platform's running count."""
+        unable_to_action); it replaces the platform's earlier report on that hash."""
         self._request(
             "POST",
             "/feedback",
