@@ -128,3 +128,17 @@ class Feedback(Base):
 
 
 Index("ix_takedown_feedback_hash", Feedback.hash_id)
+
+
+class SupersededFeedback(Base):
+    """Feedback rows that migration 0006 merged away when feedback became one row per
+    (platform, hash): kept as they were, for the record. Haven never reads them."""
+
+    __tablename__ = "takedown_feedback_superseded"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(Integer)
+    hash_id: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)

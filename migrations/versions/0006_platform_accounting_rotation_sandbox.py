@@ -8,7 +8,9 @@ Create Date: 2026-12-08 12:00:00.000000
 Feedback rows that differ only by outcome are merged: the row with the latest `updated_at`
 is kept. `updated_at` is hour-grained, so rows of the same hour tie; the tie goes to the
 outcome that settles the matter (removed, then not_violating, unable_to_action, matched).
-The migration logs how many rows it merged away.
+The rows merged away are kept, unchanged, in `takedown_feedback_superseded` (nothing stored
+is lost; Haven never reads them), and the migration logs how many there were. A downgrade
+puts them back.
 
 The existing `fetched_cursor` cannot tell which route advanced it; it stays the native
 cursor, and the StopNCII cursor starts at 0.
@@ -31,16 +33,26 @@ log = logging.getLogger("alembic.runtime.migration")
 _TIE_ORDER = ("removed", "not_violating", "unable_to_action", "matched")
 
 
-def _merge_duplicate_feedback() -> int:
-    """Keep one feedback row per (platform, hash): the latest. Returns the rows removed."""
-    connection = op.get_bind()
-    feedback = sa.table(
-        "takedown_feedback",
+FEEDBACK_COLUMNS = ("platform_id", "hash_id", "outcome", "count", "updated_at")
+
+
+def _feedback_table(name: str) -> sa.TableClause:
+    return sa.table(
+        name,
         sa.column("platform_id", sa.Integer),
         sa.column("hash_id", sa.Integer),
         sa.column("outcome", sa.String),
+        sa.column("count", sa.Integer),
         sa.column("updated_at", sa.DateTime(timezone=True)),
     )
+
+
+def _merge_duplicate_feedback() -> int:
+    """Keep one feedback row per (platform, hash): the latest; move the others into
+    takedown_feedback_superseded. Returns how many were moved."""
+    connection = op.get_bind()
+    feedback = _feedback_table("takedown_feedback")
+    superseded = _feedback_table("takedown_feedback_superseded")
     duplicated = connection.execute(
         sa.select(feedback.c.platform_id, feedback.c.hash_id)
         .group_by(feedback.c.platform_id, feedback.c.hash_id)
@@ -58,16 +70,37 @@ def _merge_duplicate_feedback() -> int:
             return (row[1], -order)
 
         keep = max(rows, key=rank)[0]
-        result = connection.execute(sa.delete(feedback).where(mine, feedback.c.outcome != keep))
+        older = mine & (feedback.c.outcome != keep)
+        connection.execute(
+            sa.insert(superseded).from_select(
+                list(FEEDBACK_COLUMNS),
+                sa.select(*(feedback.c[name] for name in FEEDBACK_COLUMNS)).where(older),
+            )
+        )
+        result = connection.execute(sa.delete(feedback).where(older))
         removed += result.rowcount
     return removed
 
 
 def upgrade() -> None:
     """Apply this migration."""
+    op.create_table(
+        "takedown_feedback_superseded",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("hash_id", sa.Integer(), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_takedown_feedback_superseded")),
+    )
     removed = _merge_duplicate_feedback()
     if removed:
-        log.warning("takedown_feedback: merged away %d older rows (latest outcome kept)", removed)
+        log.warning(
+            "takedown_feedback: %d older rows moved to takedown_feedback_superseded"
+            " (latest outcome kept)",
+            removed,
+        )
     with op.batch_alter_table("takedown_feedback", schema=None) as batch_op:
         batch_op.drop_constraint("pk_takedown_feedback", type_="primary")
         batch_op.create_primary_key("pk_takedown_feedback", ["platform_id", "hash_id"])
@@ -167,3 +200,9 @@ def downgrade() -> None:
     with op.batch_alter_table("takedown_feedback", schema=None) as batch_op:
         batch_op.drop_constraint("pk_takedown_feedback", type_="primary")
         batch_op.create_primary_key("pk_takedown_feedback", ["platform_id", "hash_id", "outcome"])
+    columns = ", ".join(FEEDBACK_COLUMNS)
+    op.execute(
+        f"INSERT INTO takedown_feedback ({columns})"  # noqa: S608 (constant names)
+        f" SELECT {columns} FROM takedown_feedback_superseded"
+    )
+    op.drop_table("takedown_feedback_superseded")

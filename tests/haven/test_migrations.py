@@ -125,7 +125,19 @@ def test_0006_merges_duplicate_feedback_keeping_the_latest_report(
             cursors = connection.execute(
                 text("SELECT fetched_cursor, stopncii_fetched_cursor, sandbox FROM platform")
             ).one()
+            superseded = connection.execute(
+                text(
+                    "SELECT hash_id, outcome, count FROM takedown_feedback_superseded"
+                    " ORDER BY hash_id, outcome"
+                )
+            ).all()
     finally:
         engine.dispose()
     assert [tuple(r) for r in kept] == [(1, "not_violating", 4), (2, "removed", 3)]
+    # Nothing stored is lost: the older reports are kept as they were.
+    assert [tuple(r) for r in superseded] == [
+        (1, "matched", 1),
+        (1, "removed", 2),
+        (2, "matched", 1),
+    ]
     assert tuple(cursors) == (7, 0, False)
