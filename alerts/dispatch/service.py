@@ -214,13 +214,14 @@ def send_due(
     lost: set[int] = set()  # taken over by another worker
     first_contacts = store.fetch_first_contacts(session=session, claims=batch)
     messages: dict[tuple[int, int, str, bool], _Message | SendResult] = {}
-    done = _Outcomes(session, on_permanent, saved_at=now)
+    done = _Outcomes(session, on_permanent, saved_at=now, held_until=held_until)
     handled = 0  # claims sent (or skipped) so far, their outcomes saved or in `done`
     try:
         for position, claim in enumerate(batch):
             if dispatcher.clock() + dispatcher.lease / 2 > held_until:
                 done.save(dispatcher.clock())  # what is sent needs no lease
                 held_until, taken = _extend_lease(session, dispatcher, batch[position:], held_until)
+                done.held_until = held_until
                 lost |= taken
             if claim.id not in lost:
                 try:
@@ -280,10 +281,12 @@ class _Outcomes:
         on_permanent: Callable[[Session, int, str], None] | None,
         *,
         saved_at: datetime.datetime,
+        held_until: datetime.datetime,
     ) -> None:
         self.session = session
         self.on_permanent = on_permanent
         self.saved_at = saved_at
+        self.held_until = held_until  # the sender's lease, moved on as it is extended
         self._outcomes: list[dict[str, Any]] = []
         self._permanent: list[tuple[int, str]] = []
 
@@ -302,7 +305,9 @@ class _Outcomes:
         self.saved_at = now
         if self._outcomes:
             with write(self.session):
-                store.save_outcomes(session=self.session, outcomes=self._outcomes)
+                store.save_outcomes(
+                    session=self.session, outcomes=self._outcomes, held_until=self.held_until
+                )
             self._outcomes = []
         permanent, self._permanent = self._permanent, []
         if self.on_permanent is None:

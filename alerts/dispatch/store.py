@@ -304,11 +304,23 @@ def release_claims(
     )
 
 
-def save_outcomes(*, session: Session, outcomes: Sequence[dict[str, Any]]) -> None:
-    """Write the results of a batch: each dict has `id` and the columns to set."""
+def save_outcomes(
+    *, session: Session, outcomes: Sequence[dict[str, Any]], held_until: datetime.datetime
+) -> None:
+    """Write the results of a batch: each dict has `id` and the columns to set. Only for the
+    deliveries the caller still holds (as in `extend_leases`): one that another worker took
+    over after the caller's lease ran out is that worker's to record."""
     for outcome in outcomes:
         values = {k: v for k, v in outcome.items() if k != "id"}
-        session.execute(update(Delivery).where(Delivery.id == outcome["id"]).values(**values))
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == outcome["id"],
+                Delivery.status == "sending",
+                Delivery.lease_until <= held_until,
+            )
+            .values(**values)
+        )
 
 
 _RANK = case(

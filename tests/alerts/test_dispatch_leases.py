@@ -102,3 +102,41 @@ def test_two_senders_at_one_sms_a_second_send_each_of_150_people_exactly_one_mes
     repeats = sum(n - 1 for n in sent.values())
     assert sent == Counter(PHONES), f"{repeats} repeats to {len(sent)} people"  # once each
     assert clock.monotonic() >= len(PHONES) - 1  # 150 messages took 150 virtual seconds
+
+
+def test_a_late_save_leaves_alone_a_delivery_another_worker_took_over(
+    app: Flask, client: FlaskClient, officers: dict[str, str]
+) -> None:
+    from sqlalchemy import select, update
+
+    from alerts.dispatch import store
+    from alerts.dispatch.service import record_next_job
+    from alerts.models import Delivery
+    from haven.db import get_session
+
+    create_subscribers(app, [(p, *LOOP) for p in PHONES[:2]])
+    approve(client, officers)
+    lease = datetime.timedelta(seconds=60)
+    with app.app_context():
+        session = get_session()
+        app.extensions["haven.audience"].catch_up(session)  # ready: jobs may be recorded
+        while record_next_job(session=session, audience=app.extensions["haven.audience"]):
+            pass
+        now = utcnow()
+        mine, theirs = store.claim_deliveries(
+            session=session, now=now, kind="sms", limit=2, lease=lease
+        )
+        # Worker A's lease ran out and worker B claimed `theirs`, later, with a lease of its own.
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == theirs.id)
+            .values(lease_until=now + 3 * lease, attempts=Delivery.attempts + 1)
+        )
+        session.commit()
+        late = [
+            {"id": claim.id, "status": "pending", "lease_until": None} for claim in (mine, theirs)
+        ]
+        store.save_outcomes(session=session, outcomes=late, held_until=now + lease)
+        session.commit()
+        rows = {i: status for i, status in session.execute(select(Delivery.id, Delivery.status))}
+    assert rows == {mine.id: "pending", theirs.id: "sending"}  # B's row is B's to record
