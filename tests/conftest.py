@@ -6,6 +6,7 @@ with a reason) but required under CI=true, where a missing one fails the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -43,13 +44,13 @@ def require(component: str, reason: str) -> None:
     pytest.skip(f"{component} not available: {reason}")
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A PostgreSQL database of this run's own, migrated, dropped at the end."""
+@contextlib.contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database named `prefix`_..., dropped afterwards."""
     if not POSTGRES_URL:
         require("PostgreSQL", "set HAVEN_TEST_POSTGRES_URL to an admin URL")
     admin_url = Settings(database_url=POSTGRES_URL).database_url
-    name = f"haven_test_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -57,16 +58,22 @@ def postgres_database() -> Iterator[str]:
     except Exception as exc:
         admin.dispose()
         require("PostgreSQL", f"cannot create a database at {admin_url}: {exc}")
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
     try:
-        yield url
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this run's own, migrated, dropped at the end."""
+    with new_postgres_database("haven_test") as url:
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

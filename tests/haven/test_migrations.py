@@ -7,8 +7,6 @@ a model changed without a migration (or a migration without its model) shows up 
 
 from __future__ import annotations
 
-import os
-import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +17,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 import alerts.models  # noqa: F401  (every table on Base.metadata)
 import takedown.models  # noqa: F401
 from haven.cli import main
 from haven.db import Base
 from haven.settings import Settings
-from tests.conftest import POSTGRES_URL, require
+from tests.conftest import new_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -36,23 +33,8 @@ def empty_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="haven-migrations-") as folder:
             yield f"sqlite:///{Path(folder) / 'haven.db'}"
         return
-    if not POSTGRES_URL:
-        require("PostgreSQL", "set HAVEN_TEST_POSTGRES_URL to an admin URL")
-    admin_url = Settings(database_url=POSTGRES_URL).database_url
-    name = f"haven_migrations_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        require("PostgreSQL", f"cannot create a database at {admin_url}: {exc}")
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_postgres_database("haven_migrations") as url:
+        yield url
 
 
 def schema_differences(url: str) -> list[Any]:
