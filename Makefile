@@ -8,6 +8,11 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 LOWEST := .venv-lowest
 LANGUAGES := en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th tl tr uk ur vi zh
+# The `video` dependency group (Meta's vpdq, the suite's video-hash reference) compiles against
+# FFmpeg's development libraries and cmake; it is installed where they are. CI installs them
+# (.ci/run), and there the tests that need vpdq fail rather than skip without it.
+VIDEO_GROUP := $(shell pkg-config --exists libavcodec libavformat libavutil libswscale 2>/dev/null \
+	&& command -v cmake >/dev/null && echo --group video)
 # uv uses this machine's Python and never downloads one; .venv is the project's environment.
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
@@ -40,7 +45,7 @@ $(RUN_STAMP): pyproject.toml uv.lock | $(UV)
 	touch $@
 
 $(DEV_STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked
+	$(UV) sync --locked $(VIDEO_GROUP)
 	rm -f $(RUN_STAMP)
 	touch $@
 

@@ -14,13 +14,20 @@ def init_app(app: Flask) -> None:
     # Imported here so that `import alerts.models` (migrations, tests) loads no routes.
     from alerts import audience
     from alerts.api import bp as api_bp
+    from alerts.cap_sign import load_cap_signer
     from alerts.dispatch.webhooks import bp as twilio_status_bp
     from alerts.pages import bp as pages_bp
+    from alerts.publish import CAP_SIGNER
     from alerts.subscriptions.api import bp as subscription_api_bp
     from alerts.subscriptions.pages import bp as subscription_pages_bp
     from alerts.subscriptions.webhooks import bp as subscription_webhooks_bp
 
     audience.init_app(app)
+    settings = app.extensions["haven.settings"]
+    key, cert = settings.cap_signing_key, settings.cap_signing_cert
+    # Settings checked both files at start-up; every CAP document is signed with them.
+    signer = load_cap_signer(key_path=key, cert_path=cert) if key and cert else None
+    app.extensions[CAP_SIGNER] = signer
     for bp in (
         api_bp,
         pages_bp,

@@ -11,10 +11,12 @@ from alerts.cap_read import draft_from_cap, parse_cap
 from alerts.dispatch.service import progress
 from alerts.dispatch.setup import notify
 from alerts.models import Alert, Officer
+from alerts.photo_fetch import PhotoFetcher
 from alerts.schemas import (
     AlertIn,
     AlertOut,
     AlertUpdateIn,
+    ApprovalOut,
     ApproveIn,
     AudienceOut,
     AuditOut,
@@ -22,7 +24,7 @@ from alerts.schemas import (
     DeliveriesOut,
     UpdateOut,
 )
-from alerts.views import alert_out, audit_out, messages_out
+from alerts.views import alert_out, audit_out, messages_out, photos_out
 from haven.auth import bearer_token
 from haven.db import get_session
 from haven.errors import HavenError, InvalidInput, PreconditionRequired
@@ -172,23 +174,32 @@ def submit(alert_id: int) -> tuple[Response, int]:
 @document(
     "Approve and send an alert (a second officer with approver rights, who wrote none of it), "
     "naming the revision reviewed: `revision` in the body or an `If-Match` header. 409 if the "
-    "alert has changed since.",
+    "alert has changed since. Haven fetches each child's photo first; `photos` says what "
+    "became of each, and a photo it could not fetch is `not_used` (the alert goes out without "
+    "it).",
     auth="officer",
     body=ApproveIn,
-    responses={200: AlertOut},
+    responses={200: ApprovalOut},
     tags=TAGS,
 )
 def approve(alert_id: int) -> tuple[Response, int]:
-    """Pending to active at the reviewed revision: version 1 goes out."""
-    alert = service.approve_alert(
+    """Pending to active at the reviewed revision: version 1 goes out, with the photos."""
+    settings = get_settings()
+    alert, photos = service.approve_alert(
         session=get_session(),
         officer=_officer(),
         alert_id=alert_id,
         revision=_reviewed_revision(),
         rules=_rules(),
         audience=get_audience(),
+        photos=PhotoFetcher.from_settings(settings),
     )
-    return _sent(alert)
+    notify(current_app)
+    body = alert_out(session=get_session(), alert=alert)
+    body["photos"] = photos_out(outcomes=photos, public_url=settings.public_url)
+    response = jsonify(body)
+    response.set_etag(str(alert.revision))
+    return response, 200
 
 
 @bp.post("/<dbid:alert_id>/update")
@@ -196,7 +207,8 @@ def approve(alert_id: int) -> tuple[Response, int]:
     "Change an alert: a draft in place (a pending one goes back to draft and needs a new "
     "submit), an active alert as a new version. Every change raises its revision. Texts merge "
     "per language (null removes one). For an active alert, `messages` gives per language what "
-    "its subscribers will receive.",
+    "its subscribers will receive, and `photos`, when the update changes the children, what "
+    "became of each child's photo (new photo URLs are fetched as at approval).",
     auth="officer",
     body=AlertUpdateIn,
     responses={200: UpdateOut},
@@ -205,23 +217,30 @@ def approve(alert_id: int) -> tuple[Response, int]:
 def update(alert_id: int) -> tuple[Response, int]:
     """Apply the changes; answer with the alert and, per language, the update it sends."""
     session = get_session()
-    alert = service.update_alert(
+    settings = get_settings()
+    alert, photos = service.update_alert(
         session=session,
         officer=_officer(),
         alert_id=alert_id,
         changes=parse_json(AlertUpdateIn),
         rules=_rules(),
         audience=get_audience(),
+        photos=PhotoFetcher.from_settings(settings),
     )
     notify(current_app)
-    settings = get_settings()
     messages = messages_out(
         session=session,
         alert=alert,
         public_url=settings.public_url.rstrip("/"),
         budget=settings.sms_segment_budget,
     )
-    response = jsonify({**alert_out(session=session, alert=alert), "messages": messages})
+    response = jsonify(
+        {
+            **alert_out(session=session, alert=alert),
+            "messages": messages,
+            "photos": photos_out(outcomes=photos, public_url=settings.public_url),
+        }
+    )
     response.set_etag(str(alert.revision))
     return response, 200
 

@@ -43,6 +43,9 @@ _LANGUAGE_ALIASES = {"fil": "tl"}  # Filipino is the standard form of Tagalog
 _TOKEN_RE = re.compile(r"[^\s,<&]+")  # CAP identifiers and senders: no spaces, commas, < or &
 _LANGUAGE_RE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")  # xs:language
 _SAME_RE = re.compile(r"\d{6}")
+_MIME_RE = re.compile(r"[\w.+-]+/[\w.+-]+")
+_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"{}|\\^`]+")  # xs:anyURI, absolute
+_SHA1_RE = re.compile(r"[0-9a-f]{40}")
 # Characters XML 1.0 cannot carry: C0 controls other than tab and newline, lone surrogates.
 _NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -122,8 +125,37 @@ class CapArea:
 
 
 @dataclass(frozen=True)
+class CapResource:
+    """One <resource>: a file that goes with the alert, such as a child's photo, at `uri` (an
+    absolute URL). `size` is in bytes; `digest` is the file's SHA-1 in hex, the hash CAP 1.2
+    names for it."""
+
+    description: str
+    mime_type: str
+    uri: str
+    size: int | None = None
+    digest: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.description.strip():
+            raise ValueError("a resource needs a description (CAP <resourceDesc>)")
+        if not _MIME_RE.fullmatch(self.mime_type):
+            raise ValueError(f"{self.mime_type!r} is not a MIME type such as 'image/jpeg'")
+        if not _URI_RE.fullmatch(self.uri):
+            raise ValueError(f"the resource URI {self.uri!r} is not an absolute URL")
+        if self.size is not None and self.size < 0:
+            raise ValueError("a resource's size is a number of bytes, 0 or more")
+        if self.digest is not None and not _SHA1_RE.fullmatch(self.digest):
+            raise ValueError(f"the digest {self.digest!r} is not a SHA-1 in hex")
+
+
+@dataclass(frozen=True)
 class CapInfo:
-    """One <info>, in one language. The event and its grading are fixed: a child abduction."""
+    """One <info>, in one language. The event and its grading are fixed: a child abduction.
+
+    `parameters` are further (valueName, value) pairs, written after EAS-ORG and the WEA texts;
+    `resources` are files that go with it, such as the children's photos.
+    """
 
     language: str
     expires: dt.datetime
@@ -135,6 +167,8 @@ class CapInfo:
     contact: str
     cmam_text: str | None = None
     cmam_long_text: str | None = None
+    parameters: list[tuple[str, str]] = field(default_factory=list)
+    resources: list[CapResource] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not _LANGUAGE_RE.fullmatch(self.language):
@@ -238,6 +272,17 @@ def _add_info(root: ET.Element, info: CapInfo, response: str, areas: list[CapAre
         _add_pair(element, "parameter", "CMAMtext", info.cmam_text)
     if info.cmam_long_text:
         _add_pair(element, "parameter", "CMAMlongtext", info.cmam_long_text)
+    for value_name, value in info.parameters:
+        _add_pair(element, "parameter", value_name, value)
+    for resource in info.resources:  # after the parameters, before the areas (CAP 1.2 order)
+        resource_element = _add(element, "resource")
+        _add(resource_element, "resourceDesc", resource.description)
+        _add(resource_element, "mimeType", resource.mime_type)
+        if resource.size is not None:
+            _add(resource_element, "size", str(resource.size))
+        _add(resource_element, "uri", resource.uri)
+        if resource.digest is not None:
+            _add(resource_element, "digest", resource.digest)
     for area in areas:
         area_element = _add(element, "area")
         _add(area_element, "areaDesc", area.description)

@@ -12,13 +12,19 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pyexpat import ErrorString
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import phonenumbers
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from alerts.cap import CAP_NS, CapError, CapReference, haven_language
+from alerts.cap_fields import (
+    TEXT,
+    areas_from_parameters,
+    fields_from_parameters,
+    has_haven_fields,
+)
 
 MAX_CAP_BYTES = 16 * 1024 * 1024
 """Larger documents are refused unread; the largest NWS alerts are under 2 MB."""
@@ -86,13 +92,17 @@ class ParsedCap:
 class CapDraft(TypedDict):
     """An `AlertIn`-shaped draft, plus `skipped`: what the CAP held that Haven could not use.
 
-    Pop `skipped` before validating the rest with `AlertIn`.
+    Pop `skipped` before validating the rest with `AlertIn`. Suspects, vehicle and last
+    sighting come only from Haven's `HAVEN-...` parameters (alerts/cap_fields.py).
     """
 
     status: str
     expires: str
-    areas: list[dict[str, str]]
-    children: list[dict[str, str]]
+    areas: list[dict[str, Any]]
+    children: list[dict[str, Any]]
+    suspects: NotRequired[list[dict[str, Any]]]
+    vehicle: NotRequired[dict[str, Any]]
+    last_seen: NotRequired[dict[str, Any]]
     contact_phone: str
     texts: dict[str, str]
     skipped: list[str]
@@ -133,7 +143,9 @@ def draft_from_cap(parsed: ParsedCap) -> CapDraft:
     """An alert draft from a parsed AMBER alert; CapError if it is not one or cannot be used.
 
     Areas are the union of every polygon, circle and SAME (or FIPS6) geocode of the AMBER
-    <info> blocks; other geocodes and unknown languages are listed in `skipped`.
+    <info> blocks; other geocodes and unknown languages are listed in `skipped`. Haven's own
+    `HAVEN-...` parameters, where present, give the children, suspects, vehicle, last
+    sighting, texts and areas exactly as the alert had them.
     """
     if not parsed.infos:
         raise CapError("this CAP alert has no <info>, so it describes no event")
@@ -154,26 +166,36 @@ def draft_from_cap(parsed: ParsedCap) -> CapDraft:
     if main.expires is None:
         raise CapError("this CAP alert has no <expires>; Haven needs to know when it ends")
     skipped: list[str] = []
-    areas = _areas(ambers, skipped)
+    haven = has_haven_fields(main.parameters)
+    fields = fields_from_parameters(main.parameters, skipped) if haven else {}
+    areas = areas_from_parameters(main.parameters, main.areas) if haven else None
+    if not areas:  # not Haven's, or some area has no HAVEN-area-N-kind: the union, as for all
+        areas = _areas(ambers, skipped)
     if not areas:
         raise CapError(
             "this CAP alert has no area Haven can use (a polygon, a circle or a SAME code)"
         )
+    draft: CapDraft = {
+        "status": parsed.status,
+        "expires": main.expires.isoformat(),
+        "areas": areas,
+        "children": fields.pop("children", None) or [_described_child(main)],
+        "contact_phone": _contact_phone(main, ambers),
+        "texts": _texts_by_language(ambers, skipped, haven=haven),
+        "skipped": skipped,
+    }
+    draft.update(fields)  # type: ignore[typeddict-item]
+    return draft
+
+
+def _described_child(main: ParsedInfo) -> dict[str, Any]:
+    """The one child CAP without Haven's parameters describes: `ChildName`, and the text."""
     name = next(iter(_parameter(main, "ChildName")), "") or CHILD_NAME_UNKNOWN
     child = {"name": _clip(name, 200)}
     about = main.description or main.headline
     if about:
         child["description"] = _clip(about, 1000)
-    draft: CapDraft = {
-        "status": parsed.status,
-        "expires": main.expires.isoformat(),
-        "areas": areas,
-        "children": [child],
-        "contact_phone": _contact_phone(main, ambers),
-        "texts": _texts_by_language(ambers, skipped),
-        "skipped": skipped,
-    }
-    return draft
+    return child
 
 
 def _check_root(root: ET.Element) -> None:
@@ -364,11 +386,18 @@ def _contact_phone(main: ParsedInfo, infos: list[ParsedInfo]) -> str:
     )
 
 
-def _texts_by_language(infos: list[ParsedInfo], skipped: list[str]) -> dict[str, str]:
+def _texts_by_language(
+    infos: list[ParsedInfo], skipped: list[str], *, haven: bool
+) -> dict[str, str]:
+    """Each language's text: Haven's own `HAVEN-text` (none: the instruction was Haven's
+    default) or, from other senders, the instruction or else the description."""
     texts: dict[str, str] = {}
     for info in infos:
         language = haven_language(info.language)
-        text = info.instruction or info.description
+        if haven:
+            text = next(iter(info.parameters.get(TEXT, [])), None)
+        else:
+            text = info.instruction or info.description
         if language is None:
             skipped.append(f"the {info.language} <info>: Haven has no such language")
         elif text and language not in texts:

@@ -51,10 +51,12 @@ class StoredVehicle(Stored):
 
 
 class StoredLastSeen(Stored):
-    """When and where the child was last seen, as stored."""
+    """When and where the child was last seen, and which way they were heading, as stored
+    (an alert stored before `direction` existed has none)."""
 
     at: datetime.datetime | None = None
     place: str | None = None
+    direction: str | None = None
 
 
 class StoredArea(Stored):

@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base, BigId, UTCDateTime
@@ -22,6 +32,9 @@ class Agency(Base):
     jurisdiction: Mapped[dict[str, Any]] = mapped_column(JSON)
     jurisdiction_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    # The IANA time zone its alerts' times are shown in (e.g. America/Chicago); None: the zone
+    # at the jurisdiction's location.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Officer(Base):
@@ -207,3 +220,69 @@ class Delivery(Base):
     deferrals: Mapped[int] = mapped_column(default=0, server_default="0")
     sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class AlertPhoto(Base):
+    """A child's photo, fetched once (at approval, or at an update that names a new one) and
+    served from Haven at a URL carrying its digest (alerts/photos.py).
+
+    A child shows the photo fetched from its `photo_url`: keyed by the URL, not the child's
+    place in the list, a photo stays with its child however an update reorders them, and an
+    update that names a new URL never shows the old photo again.
+    """
+
+    __tablename__ = "alert_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), index=True)
+    source_url: Mapped[str] = mapped_column(Text)  # the child's photo_url, as given
+    media_type: Mapped[str] = mapped_column(String(64))  # from the bytes, never the server
+    size: Mapped[int] = mapped_column()
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256, hex: the URL Haven serves it at
+    sha1: Mapped[str] = mapped_column(String(40))  # hex: CAP 1.2's <digest> is SHA-1
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class Distributor(Base):
+    """A secondary distributor (app, sign network, broadcaster) that Haven pushes CAP to."""
+
+    __tablename__ = "distributor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The HMAC key Haven signs its pushes with; shown once at registration. Kept as it is,
+    # not hashed: Haven needs the key itself to sign.
+    secret: Mapped[str] = mapped_column(String(128))
+    # The receiver's area as a GeoJSON geometry (lon/lat), and the SAME codes it came from;
+    # None: every alert, wherever it is.
+    area: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    area_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DistributorDelivery(Base):
+    """One CAP message (alert, update or cancel) to push to one distributor, and its attempts."""
+
+    __tablename__ = "distributor_delivery"
+    __table_args__ = (UniqueConstraint("distributor_id", "alert_id", "alert_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributor.id"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), index=True)
+    alert_version: Mapped[int] = mapped_column()
+    msg_type: Mapped[str] = mapped_column(String(10))  # Alert, Update, Cancel
+    status: Mapped[str] = mapped_column(String(10), index=True)  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, index=True)
+    # While `sending`: the claim's end; a push whose worker died is taken over after it.
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)

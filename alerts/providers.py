@@ -13,12 +13,14 @@ import itertools
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import apprise
+from apprise.attachment.memory import AttachMemory
 from apprise.result import AppriseResultStatus
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
@@ -76,11 +78,24 @@ class SmsProvider(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """A file that goes with a channel message, such as a child's photo: its bytes, and the
+    URL anyone may fetch it from (None when it is not public)."""
+
+    name: str
+    media_type: str
+    data: bytes = dataclasses.field(repr=False)
+    url: str | None = None
+
+
 class ChannelProvider(Protocol):
     """Delivers one notification to an Apprise URL."""
 
-    def notify(self, *, url: str, title: str, body: str) -> SendResult:
-        """Deliver one notification."""
+    def notify(
+        self, *, url: str, title: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> SendResult:
+        """Deliver one notification, with `attachments` as files."""
         ...
 
 
@@ -128,7 +143,13 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no ty
 
 def _retry_after(headers: dict[str, str]) -> float | None:
     """Retry-After in seconds, given as seconds or as an HTTP date."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    return retry_after_seconds(
+        next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header's wait in seconds: given as seconds or as an HTTP date."""
     if not value:
         return None
     try:
@@ -139,6 +160,8 @@ def _retry_after(headers: dict[str, str]) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
@@ -292,8 +315,11 @@ class AppriseChannelProvider:
             return self._pool
 
     @timed_send("apprise")
-    def notify(self, *, url: str, title: str, body: str) -> SendResult:
-        """Send one notification; accepted if Apprise's service reports success.
+    def notify(
+        self, *, url: str, title: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> SendResult:
+        """Send one notification, with `attachments` as files (for the services Apprise can
+        attach files on); accepted if Apprise's service reports success.
 
         A send still unanswered at the deadline is retried (the channel may have taken it:
         each retry spends an attempt); any other failure is final (Apprise cannot say whether
@@ -307,7 +333,18 @@ class AppriseChannelProvider:
             return SendResult("failed", error_code=APPRISE_BAD_URL)
         for plugin in service:
             _bound_sockets(plugin, self.deadline / 2)
-        future = self._executor().submit(service.notify, body=body, title=title)
+        attach = None
+        if attachments:
+            attach = apprise.AppriseAttachment()
+            for attachment in attachments:
+                attach.add(
+                    AttachMemory(  # type: ignore[no-untyped-call]
+                        content=attachment.data,
+                        name=attachment.name,
+                        mimetype=attachment.media_type,
+                    )
+                )
+        future = self._executor().submit(service.notify, body=body, title=title, attach=attach)
         try:
             result = future.result(timeout=self.deadline)
         except FutureTimeout:

@@ -2,9 +2,10 @@
 SMS recipient may open is rendered once per version rather than once per view.
 
 A key names everything the output depends on: each alert's `alert_key` (its id, version,
-state and send time) and, for pages, the language and path. An update or cancellation raises
-the version, expiry changes the state, and an alert leaving the active list changes the list's
-key, so a stale entry is never looked up again; it ages out of the LRU.
+state and send time) and, for pages, the language and path; for the Atom feed, its filter.
+An update or cancellation raises the version, expiry changes the state, and an alert leaving
+the active list changes the list's key, so a stale entry is never looked up again; it ages out
+of the LRU.
 """
 
 from __future__ import annotations

@@ -78,10 +78,12 @@ class VehicleIn(Strict):
 
 
 class LastSeenIn(Strict):
-    """When and where the child was last seen."""
+    """When and where the child was last seen, and which way they were heading."""
 
     at: AwareDatetime | None = None
     place: str | None = Field(default=None, max_length=300)
+    # As the officer words it: "north on I-94", "toward Gary, IN".
+    direction: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 class AreaIn(Strict):
@@ -240,10 +242,11 @@ class VehicleOut(Out):
 
 
 class LastSeenOut(Out):
-    """When and where the child was last seen, as stored."""
+    """When and where the child was last seen, and which way they were heading, as stored."""
 
     at: datetime.datetime | None = None
     place: str | None = None
+    direction: str | None = None
 
 
 class AreaOut(Out):
@@ -290,6 +293,29 @@ class AlertOut(Out):
     content: AlertContentOut
 
 
+class PhotoOut(Out):
+    """What became of one child's photo: stored, and served at `url` (Haven's own copy, on
+    its public URL), or not used, with the reason in `code` and `message`."""
+
+    child: int  # the child's place in the alert's children, from 0
+    name: str
+    source_url: str
+    status: Literal["stored", "not_used"]
+    url: str | None = None
+    media_type: str | None = None
+    size: int | None = None
+    digest: str | None = None  # SHA-256, hex
+    code: str | None = None
+    message: str | None = None
+
+
+class ApprovalOut(AlertOut):
+    """An approved alert, and what became of each child's photo: a photo Haven could not
+    fetch is `not_used`, and the alert went out without it."""
+
+    photos: list[PhotoOut]
+
+
 class LanguageMessageOut(Out):
     """What one language's subscribers receive for a version: the SMS and its segments, and
     the title and body of other channels."""
@@ -301,9 +327,11 @@ class LanguageMessageOut(Out):
 
 
 class UpdateOut(AlertOut):
-    """An updated alert; for an active one, what each language's subscribers will receive."""
+    """An updated alert; for an active one, what each language's subscribers will receive,
+    and, when the update changes the children, what became of each child's photo."""
 
     messages: dict[str, LanguageMessageOut]
+    photos: list[PhotoOut] = Field(default_factory=list)
 
 
 class AuditEntryOut(Out):

@@ -20,8 +20,12 @@ from alerts import store
 from alerts.audience import LiveAudience
 from alerts.content import AlertContent, StoredArea
 from alerts.dispatch.service import queue_version
+from alerts.distributors.service import queue_pushes
 from alerts.models import Agency, Alert, AlertVersion, AuditEntry, Officer
+from alerts.photo_fetch import FetchedPhoto, PhotoFetcher, PhotoProblem
+from alerts.photos import PhotoOutcome, save_photos, urls_to_fetch
 from alerts.schemas import AlertIn, AlertUpdateIn, AreaIn, CancelIn
+from alerts.timezones import check_timezone, timezone_at
 from geo.areas import Area, parse_area, source_vertex_count
 from geo.errors import GeoError
 from geo.jurisdiction import allowed_area
@@ -62,10 +66,14 @@ def add_agency(
     name: str,
     same_codes: list[str] | None = None,
     area: dict[str, Any] | None = None,
+    timezone: str | None = None,
 ) -> Agency:
-    """Register an agency with a jurisdiction given as SAME codes or a GeoJSON area."""
+    """Register an agency with a jurisdiction given as SAME codes or a GeoJSON area, and the
+    IANA time zone its alert pages show times in (by default, the zone at the jurisdiction)."""
     if bool(same_codes) == (area is not None):
         raise InvalidInput("Give the jurisdiction as SAME codes or as a GeoJSON area, not both.")
+    if timezone is not None:
+        timezone = check_timezone(timezone)
     try:
         if same_codes:
             parts = [parse_area("same", code) for code in same_codes]
@@ -74,6 +82,7 @@ def add_agency(
     except GeoError as exc:
         raise InvalidInput(f"jurisdiction: {exc}") from exc
     geometry = shapely.union_all([p.geometry for p in parts])
+    timezone = timezone or timezone_at(geometry)
     with write(session):
         if store.get_agency_by_name(session=session, name=name):
             raise Conflict(f"An agency named {name!r} already exists.")
@@ -84,6 +93,7 @@ def add_agency(
                 jurisdiction=mapping(geometry),
                 jurisdiction_codes=[p.source for p in parts if p.kind == "same"],
                 created_at=utcnow(),
+                timezone=timezone,
             ),
         )
     return agency
@@ -272,15 +282,18 @@ def approve_alert(
     revision: int,
     rules: Rules,
     audience: LiveAudience,
-) -> Alert:
+    photos: PhotoFetcher | None = None,
+) -> tuple[Alert, list[PhotoOutcome]]:
     """Approve a pending alert at the `revision` the approver reviewed, and send it: version 1,
-    with its audience recorded.
+    with its audience recorded, and with the children's photos `photos` could fetch.
 
     409 if the alert has changed since that revision. Under the two-person rule, nobody who
-    wrote any of its content (created or updated it) may approve it.
+    wrote any of its content (created or updated it) may approve it. A photo that cannot be
+    fetched never stops the alert: the outcomes say what became of each (also audited).
     """
     if not officer.is_approver:
         raise Forbidden("Only an officer with approver rights can approve an alert.")
+    fetched = _fetch_photos(session, officer, alert_id, photos, state="pending", revision=revision)
     with write(session):
         alert = _locked(session, officer, alert_id, "pending")
         if alert.revision != revision:
@@ -303,7 +316,49 @@ def approve_alert(
         _audit(
             session, alert, officer, "approved", revision=alert.revision, audience=alert.audience
         )
-    return alert
+        outcomes = _keep_photos(session, alert, officer, fetched)
+    return alert, outcomes
+
+
+Fetched = dict[str, FetchedPhoto | PhotoProblem]  # each photo URL's photo, or why it has none
+
+
+def _fetch_photos(
+    session: Session,
+    officer: Officer,
+    alert_id: int,
+    photos: PhotoFetcher | None,
+    *,
+    state: str,
+    revision: int | None = None,
+    urls: list[str] | None = None,
+) -> Fetched:
+    """The photos at `urls` (by default, its children's) that the alert has none of yet,
+    fetched before its row is locked (a slow photo server never holds the lock), and only if
+    it is in `state` (at `revision`): otherwise the transition fails anyway, and says why."""
+    if photos is None:
+        return {}
+    with write(session):  # a short read, over before any download starts
+        alert = store.get_alert(session=session, alert_id=alert_id)
+        if (
+            alert is None
+            or alert.agency_id != officer.agency_id
+            or alert.state != state
+            or (revision is not None and alert.revision != revision)
+        ):
+            return {}
+        wanted = urls_to_fetch(session=session, alert=alert, urls=urls)
+    return photos.fetch_all(wanted)
+
+
+def _keep_photos(
+    session: Session, alert: Alert, officer: Officer, fetched: Fetched
+) -> list[PhotoOutcome]:
+    """Store the fetched photos with the version that shows them, and audit the outcomes."""
+    outcomes = save_photos(session=session, alert=alert, fetched=fetched)
+    if outcomes:
+        _audit(session, alert, officer, "photos", photos=[o.as_dict() for o in outcomes])
+    return outcomes
 
 
 def update_alert(
@@ -314,14 +369,21 @@ def update_alert(
     changes: AlertUpdateIn,
     rules: Rules,
     audience: LiveAudience,
-) -> Alert:
-    """Change a draft in place, or send a new version of an active alert.
+    photos: PhotoFetcher | None = None,
+) -> tuple[Alert, list[PhotoOutcome]]:
+    """Change a draft in place, or send a new version of an active alert (with the photos
+    of its children that `photos` could fetch when it changes the children).
 
     Every change raises the alert's revision. A pending alert goes back to draft and needs a
     new submit: nobody approves content they have not seen.
     Only the changes are checked against the input rules; the stored rest is kept as it is.
     Texts merge per language (`AlertUpdateIn`): a text is removed only by an explicit null.
     """
+    fetched: Fetched = {}
+    if changes.children is not None:
+        urls = [str(child.photo_url) for child in changes.children if child.photo_url]
+        fetched = _fetch_photos(session, officer, alert_id, photos, state="active", urls=urls)
+    outcomes: list[PhotoOutcome] = []
     with write(session):
         alert = _locked(session, officer, alert_id, "draft", "pending", "active")
         changed = changes.model_dump(mode="json", exclude_unset=True)
@@ -350,10 +412,12 @@ def update_alert(
             revision=alert.revision,
             version=alert.version,
         )
+        if alert.state == "active" and changes.children is not None:
+            outcomes = _keep_photos(session, alert, officer, fetched)
         if alert.state == "pending":
             alert.state = "draft"
             _audit(session, alert, officer, "returned_to_draft", revision=alert.revision)
-    return alert
+    return alert, outcomes
 
 
 def _merged(stored: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
@@ -410,6 +474,8 @@ def _new_version(
     )
     # The outbox: the version and its dispatch job commit together, or neither does.
     queue_version(session=session, alert=alert, msg_type=msg_type)
+    # And its pushes to secondary distributors (alerts/distributors/).
+    queue_pushes(session=session, alert=alert, msg_type=msg_type)
 
 
 def count_audience(*, session: Session, alert: Alert, audience: LiveAudience) -> dict[str, Any]:

@@ -4,9 +4,11 @@
 extension character costing two septets) when every character has a GSM code, else UCS-2 in
 UTF-16 code units. `render_sms` renders `templates/sms/<kind>.txt` in the subscriber's
 language and fits it to a segment budget by leaving out optional parts in `DROP_ORDER`; the
-plate and the link are never left out. `render_channel` renders the same templates in full
-for email, push and webhooks. Both need an app context (Flask-Babel's catalogs); render once
-per alert version and language, not once per subscriber. See docs/sms.md.
+plate and the link are never left out. In a right-to-left language the phone number and the
+plate are isolated (U+2066 ... U+2069) so that they read left to right. `render_channel`
+renders the same templates in full for email, push and webhooks. Both need an app context
+(Flask-Babel's catalogs); render once per alert version and language, not once per
+subscriber. See docs/sms.md.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ KINDS: tuple[Kind, ...] = ("alert", "update", "cancel")
 SINGLE: dict[Encoding, int] = {"GSM-7": 160, "UCS-2": 70}
 PER_SEGMENT: dict[Encoding, int] = {"GSM-7": 153, "UCS-2": 67}
 
+# Unicode's left-to-right isolate and pop directional isolate: around a phone number (or a
+# plate that starts with a digit) in a right-to-left language's message, so that
+# "+18005551234" is not shown as "18005551234+". One UCS-2 unit each; such a message is
+# UCS-2 already.
+LRI, PDI = "\u2066", "\u2069"
 # What render_sms leaves out, one after the other, until the message fits its budget (the
 # keys of _DROPS, in this order).
 DROP_ORDER = ("text", "suspects", "place", "child_descriptions", "vehicle")
@@ -147,6 +154,7 @@ class _Parts:
     vehicle: str | None
     suspects: tuple[_Suspect, ...]
     place: str | None
+    direction: str | None  # which way, when last seen; left out with the place
     text: str | None
     phone: str
     link: str
@@ -178,6 +186,7 @@ class _Parts:
             "vehicle": self.vehicle,
             "suspects": list(self.suspects),
             "place": self.place,
+            "direction": self.direction,
             "text": self.text,
             "text_language": text_language,
             "area_changed": self.area_changed,
@@ -191,6 +200,28 @@ class _Parts:
             "names": names,
             "num": len(self.children) + self.others,
         }
+
+
+def _isolated(value: str, language: str) -> str:
+    """`value` (a phone number, a plate) isolated as left to right in a right-to-left
+    language's message, so that the reader's phone keeps its characters in order.
+
+    A value that starts with a Latin letter ("IL ABC1234") needs no isolates: the letter
+    makes everything after it read left to right up to the next Arabic letter. One that
+    starts with "+" or a digit is reordered without them ("18005551234+").
+    """
+    if i18n.ALL[language].direction != "rtl" or (value[:1].isascii() and value[:1].isalpha()):
+        return value
+    return f"{LRI}{value}{PDI}"
+
+
+def _as_sent(text: str) -> str:
+    """`text` as it is sent: typographic characters made plain and isolates left out when
+    that makes it GSM-7 (a right-to-left reader whose catalog lacks the translations gets
+    Latin text, where isolates would only double the cost). A text that stays UCS-2 is
+    sent as it is: there "…" costs one unit, and "..." three."""
+    plain = text.translate(_PLAIN).replace(LRI, "").replace(PDI, "")
+    return plain if _gsm_costs(plain) is not None else text
 
 
 def _clean(value: str | None) -> str | None:
@@ -211,8 +242,9 @@ def _parts(
     described = None
     if vehicle is not None:
         if vehicle.plate:
-            plate = (
-                f"{vehicle.plate_state} {vehicle.plate}" if vehicle.plate_state else vehicle.plate
+            plate = _isolated(
+                f"{vehicle.plate_state} {vehicle.plate}" if vehicle.plate_state else vehicle.plate,
+                language,
             )
         described = _clean(" ".join(p for p in (vehicle.color, vehicle.make, vehicle.model) if p))
     suspects = tuple(
@@ -230,9 +262,10 @@ def _parts(
         vehicle=described,
         suspects=suspects,
         place=_clean(content.last_seen.place) if content.last_seen else None,
+        direction=_clean(content.last_seen.direction) if content.last_seen else None,
         # Only the agency's own words in this language: never another language's text.
         text=_clean(content.texts.get(language)),
-        phone=content.contact_phone,
+        phone=_isolated(content.contact_phone, language),
         link=link,
         test=content.status != "Actual",
     )
@@ -244,6 +277,7 @@ def _parts(
         vehicle=parts.vehicle if "vehicle" in changes.fields else None,
         suspects=parts.suspects if "suspects" in changes.fields else (),
         place=parts.place if "last_seen" in changes.fields else None,
+        direction=parts.direction if "last_seen" in changes.fields else None,
         child_descriptions="children" in changes.fields,
         # Never the reader's unchanged text: the news, in the language it was written in.
         text=_clean(content.texts[news]) if news else None,
@@ -258,7 +292,7 @@ def _parts(
 _DROPS: dict[str, Callable[[_Parts], _Parts]] = {
     "text": lambda p: _drop(p, text=None) if p.text else p,
     "suspects": lambda p: _drop(p, suspects=()) if p.suspects else p,
-    "place": lambda p: _drop(p, place=None) if p.place else p,
+    "place": lambda p: _drop(p, place=None, direction=None) if p.place or p.direction else p,
     "child_descriptions": lambda p: (
         _drop(p, child_descriptions=False)
         if p.child_descriptions and any(c.description for c in p.children)
@@ -422,7 +456,7 @@ def render_sms(
         parts = _parts(content, language=code, agency=agency, link=link, changes=changes)
         lines = _render_lines(kind=kind, cancel_reason=cancel_reason, language=code)
         return _fit(
-            lambda p: "\n".join(lines(p)).translate(_PLAIN),
+            lambda p: _as_sent("\n".join(lines(p))),
             parts,
             budget=budget,
             drops=kind != "cancel",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ARRAY, Row, Table, any_, bindparam, func, select, update
+from sqlalchemy import ARRAY, Row, Table, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from alerts.models import (
     Agency,
     Alert,
+    AlertPhoto,
     AlertVersion,
     AuditEntry,
     Officer,
@@ -100,6 +102,86 @@ def fetch_active_alerts(
     return list(session.scalars(query))
 
 
+def fetch_past_alerts(*, session: Session, limit: int, with_content: bool = True) -> list[Alert]:
+    """Actual alerts that went out and have ended (cancelled or expired), newest first, at
+    most `limit` (`with_content`: as `get_alert`)."""
+    query = (
+        select(Alert)
+        .where(
+            Alert.status == "Actual",
+            Alert.state.in_(("cancelled", "expired")),
+            Alert.sent_at.is_not(None),
+        )
+        .order_by(Alert.sent_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    if not with_content:
+        query = query.options(defer(Alert.content), defer(Alert.audience))
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class VersionSent:
+    """When one version of an alert went out, and as what, without its content."""
+
+    version: int
+    msg_type: str  # Alert, Update or Cancel
+    sent_at: datetime.datetime
+    note: str | None
+
+
+def fetch_versions_sent(*, session: Session, alert_id: int) -> list[VersionSent]:
+    """When each version of an alert went out, oldest first (no content is read)."""
+    query = (
+        select(AlertVersion.version, AlertVersion.msg_type, AlertVersion.sent_at, AlertVersion.note)
+        .where(AlertVersion.alert_id == alert_id)
+        .order_by(AlertVersion.version)
+    )
+    return [VersionSent(*row) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class Published:
+    """An alert with the message type and send time of its current version."""
+
+    alert: Alert
+    msg_type: str  # Alert, Update or Cancel
+    sent_at: datetime.datetime
+
+
+def fetch_feed_alerts(
+    *,
+    session: Session,
+    now: datetime.datetime,
+    cancelled_since: datetime.datetime,
+    with_content: bool = True,
+) -> list[Published]:
+    """Actual alerts that are out and not yet expired, and those whose cancellation went out
+    after `cancelled_since`, newest message first (`with_content`: as `get_alert`)."""
+    current = and_(AlertVersion.alert_id == Alert.id, AlertVersion.version == Alert.version)
+    query = (
+        select(Alert, AlertVersion.msg_type, AlertVersion.sent_at)
+        .join(AlertVersion, current)
+        .where(
+            Alert.status == "Actual",
+            or_(
+                and_(Alert.state == "active", Alert.expires > now),
+                and_(
+                    Alert.state == "cancelled",
+                    AlertVersion.msg_type == "Cancel",
+                    AlertVersion.sent_at > cancelled_since,
+                ),
+            ),
+        )
+        .order_by(AlertVersion.sent_at.desc(), Alert.id.desc())
+    )
+    if not with_content:
+        query = query.options(defer(Alert.content), defer(Alert.audience))
+    return [
+        Published(alert, msg_type, sent_at) for alert, msg_type, sent_at in session.execute(query)
+    ]
+
+
 def fetch_expired_alert_ids(*, session: Session, now: datetime.datetime) -> list[int]:
     """Active alerts whose expiry has passed."""
     return list(
@@ -135,6 +217,30 @@ def fetch_editor_ids(*, session: Session, alert_id: int) -> set[int]:
         )
     )
     return {officer_id for officer_id in ids if officer_id is not None}
+
+
+# Children's photos
+
+
+def fetch_photos(*, session: Session, alert_id: int) -> list[AlertPhoto]:
+    """An alert's stored photos, oldest first, without their bytes."""
+    return list(
+        session.scalars(
+            select(AlertPhoto)
+            .where(AlertPhoto.alert_id == alert_id)
+            .order_by(AlertPhoto.id)
+            .options(defer(AlertPhoto.data))
+        )
+    )
+
+
+def get_photo_data(*, session: Session, alert_id: int, digest: str) -> bytes | None:
+    """The bytes of the alert's photo with this SHA-256 (hex), or None."""
+    return session.scalar(
+        select(AlertPhoto.data)
+        .where(AlertPhoto.alert_id == alert_id, AlertPhoto.digest == digest)
+        .limit(1)
+    )
 
 
 # Subscribers and their locations

@@ -4,6 +4,7 @@ Stored content is read through `AlertContent.from_stored` and never re-validated
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from alerts import store
 from alerts.content import AlertContent
 from alerts.models import Alert
+from alerts.photos import PhotoOutcome
 from alerts.schemas import (
     AlertContentOut,
     AlertOut,
@@ -18,6 +20,7 @@ from alerts.schemas import (
     AuditEntryOut,
     AuditOut,
     LanguageMessageOut,
+    PhotoOut,
 )
 from alerts.sms import render_channel, render_sms, segments
 from haven.languages import LANGUAGES
@@ -85,6 +88,18 @@ def messages_out(
             sms=sms, segments=segments(sms).count, title=title, body=body
         ).model_dump(mode="json")
     return messages
+
+
+def photos_out(*, outcomes: Sequence[PhotoOutcome], public_url: str) -> list[dict[str, Any]]:
+    """What became of each child's photo, as JSON; a stored one with its URL on Haven."""
+    shown = []
+    for outcome in outcomes:
+        fields = outcome.as_dict()
+        path = fields.pop("path", None)
+        if path is not None:
+            fields["url"] = public_url.rstrip("/") + path
+        shown.append(PhotoOut.model_validate(fields).model_dump(mode="json"))
+    return shown
 
 
 def audit_out(*, session: Session, alert: Alert) -> dict[str, Any]:

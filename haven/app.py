@@ -9,6 +9,7 @@ import alerts
 import takedown
 from haven import db, errors, i18n, logs, metrics, privacy, ratelimit, security, web
 from haven.health import bp as health_bp
+from haven.home import bp as home_bp
 from haven.openapi import build_spec, document
 from haven.settings import PROJECT_ROOT, Settings
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         make_celery(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(home_bp)
     takedown.init_app(app)
     alerts.init_app(app)
 

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from celery import Celery
 from flask import Flask
+from kombu import Exchange, Queue
 from sqlalchemy.orm import Session
 
 from haven.health import Readiness, add_readiness_check
 from haven.settings import Settings
 
-TASK_MODULES = ["alerts.dispatch.tasks"]
+TASK_MODULES = ["alerts.dispatch.tasks", "alerts.distributors.tasks"]
+
+
+def distributor_queue(settings: Settings) -> str:
+    """The Celery queue of CAP pushes to distributors, apart from SMS and channel sends."""
+    return f"{settings.celery_queue}.distributors"
+
+
+def _queue(name: str) -> Queue:
+    # An exchange and routing key of its own: queues sharing one would each get every task.
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
 
 
 def make_celery(app: Flask) -> Celery:
@@ -25,6 +36,8 @@ def make_celery(app: Flask) -> Celery:
     celery = Celery("haven", broker=settings.broker_url, include=TASK_MODULES)
     celery.conf.update(
         task_default_queue=settings.celery_queue,
+        task_queues=(_queue(settings.celery_queue), _queue(distributor_queue(settings))),
+        task_routes={"haven.distributors.*": {"queue": distributor_queue(settings)}},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

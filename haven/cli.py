@@ -273,12 +273,22 @@ def agency() -> None:
 @click.argument("name")
 @click.option("--jurisdiction", help="SAME codes, comma-separated (ss000 is a whole state).")
 @click.option("--area", type=click.File("r"), help="A GeoJSON file with the jurisdiction.")
+@click.option(
+    "--timezone",
+    help="The IANA time zone its alert pages show times in, e.g. America/Chicago "
+    "(default: the zone at the jurisdiction).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_ctx
 def agency_add(
-    ctx: _Context, name: str, jurisdiction: str | None, area: TextIO | None, as_json: bool
+    ctx: _Context,
+    name: str,
+    jurisdiction: str | None,
+    area: TextIO | None,
+    timezone: str | None,
+    as_json: bool,
 ) -> None:
-    """Register an agency and the area it may alert."""
+    """Register an agency, the area it may alert and the time zone of its alert pages."""
     from alerts.service import add_agency
 
     if (jurisdiction is None) == (area is None):
@@ -289,11 +299,139 @@ def agency_add(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--area") from exc
     codes = [c.strip() for c in jurisdiction.split(",") if c.strip()] if jurisdiction else None
     with ctx.app.app_context():
-        created = add_agency(session=get_session(), name=name, same_codes=codes, area=shape)
+        created = add_agency(
+            session=get_session(), name=name, same_codes=codes, area=shape, timezone=timezone
+        )
     _emit(
-        {"id": created.id, "name": created.name, "jurisdiction": created.jurisdiction_codes},
+        {
+            "id": created.id,
+            "name": created.name,
+            "jurisdiction": created.jurisdiction_codes,
+            "timezone": created.timezone,
+        },
         as_json,
     )
+
+
+@main.group()
+def distributor() -> None:
+    """Secondary distributors (apps, signs, broadcasters) that Haven pushes CAP to."""
+
+
+@distributor.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="Where Haven POSTs each CAP message (https://).")
+@click.option(
+    "--same",
+    "same_codes",
+    multiple=True,
+    metavar="CODE",
+    help="A SAME code of its area (repeat, or separate with commas; ss000 is a whole state).",
+)
+@click.option("--area", type=click.File("r"), help="A GeoJSON file with its area.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_ctx
+def distributor_add(
+    ctx: _Context,
+    name: str,
+    url: str,
+    same_codes: tuple[str, ...],
+    area: TextIO | None,
+    as_json: bool,
+) -> None:
+    """Register a receiver of CAP pushes for alerts in its area (without --same or --area:
+    every alert) and print its signing secret. It is shown only this once."""
+    from alerts.distributors.service import add_distributor
+    from alerts.subscriptions.channels import UrlPolicy
+
+    codes = [c.strip() for value in same_codes for c in value.split(",") if c.strip()]
+    if codes and area is not None:
+        raise click.UsageError("Give at most one of --same or --area.")
+    try:
+        shape = json.load(area) if area else None
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--area") from exc
+    with ctx.app.app_context():
+        created, secret = add_distributor(
+            session=get_session(),
+            name=name,
+            url=url,
+            policy=UrlPolicy.from_settings(ctx.app.extensions["haven.settings"]),
+            same_codes=codes or None,
+            area=shape,
+        )
+    kind = "everywhere" if created.area is None else ("same" if created.area_codes else "geojson")
+    _emit(
+        {
+            "id": created.id,
+            "name": created.name,
+            "url": created.url,
+            "area": kind,
+            "same": created.area_codes,
+            "secret": secret,
+        },
+        as_json,
+    )
+    if not as_json:
+        click.echo("Store the secret now: it signs every push and is not shown again.")
+
+
+@distributor.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_ctx
+def distributor_list(ctx: _Context, as_json: bool) -> None:
+    """Each distributor's last successful and failed push, and its pushes still to make."""
+    from alerts.distributors.service import list_distributors
+
+    with ctx.app.app_context():
+        summaries = list_distributors(session=get_session())
+    if as_json:
+        rows = [
+            {
+                "name": d.name,
+                "url": d.url,
+                "area": d.area,
+                "same": list(d.same),
+                "removed": d.removed,
+                "last_success": _iso(d.last_success),
+                "last_failure": _iso(d.last_failure),
+                "last_error": d.last_error,
+                "pending": d.pending,
+            }
+            for d in summaries
+        ]
+        click.echo(json.dumps(rows))
+        return
+    header = ("NAME", "URL", "AREA", "PENDING", "LAST SUCCESS", "LAST FAILURE", "LAST ERROR")
+    table = [header]
+    for d in summaries:
+        area = ",".join(d.same) if d.area == "same" else d.area
+        table.append(
+            (
+                d.name + (" (removed)" if d.removed else ""),
+                d.url,
+                area,
+                str(d.pending),
+                _iso(d.last_success) or "never",
+                _iso(d.last_failure) or "never",
+                d.last_error or "-",
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+@distributor.command("remove")
+@click.argument("name")
+@pass_ctx
+def distributor_remove(ctx: _Context, name: str) -> None:
+    """Stop pushing to a distributor at once (its pushes still to make are dropped)."""
+    from alerts.distributors.service import remove_distributor
+
+    with ctx.app.app_context():
+        dropped = remove_distributor(session=get_session(), name=name)
+    click.echo(f"removed {name}; {dropped} pushes still to make were dropped")
 
 
 @main.group()

@@ -1,11 +1,12 @@
-"""One error vocabulary: domain errors, and the handler that turns every error into JSON."""
+"""One error vocabulary: domain errors, and the handler that turns every error into JSON (and
+a page that is not found, for a browser, into a page in the reader's language)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -139,8 +140,12 @@ def init_app(app: Flask) -> None:
         return json_error(422, "invalid", message, problems)
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response | HTTPException:
+    def _http(exc: HTTPException) -> Response | HTTPException | tuple[str, int]:
         if not _wants_json():
+            if exc.code == 404:
+                # A person's browser: a page in their language that fits a phone, not
+                # Werkzeug's bare English one (blueprints may answer their own 404s).
+                return render_template("not_found.html"), 404
             return exc
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")

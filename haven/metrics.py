@@ -7,10 +7,12 @@ Two kinds of metric:
   `PROMETHEUS_MULTIPROC_DIR` to an empty folder, the same for every process on the host and
   wiped before they start; each scrape then sums every process's files (prometheus_client's
   multiprocess mode). Without it, a scrape sees only the process that answered it.
-- Backlogs (deliveries by channel and status, the dispatch queue, each platform's feed lag)
-  are read from the database at scrape time, so every process answers the same.
+- Backlogs (deliveries by channel and status, the dispatch queue, each platform's feed lag,
+  each distributor's pushes) are read from the database at scrape time, so every process
+  answers the same.
 
-Privacy: labels are route templates, methods, statuses, channel kinds and platform names.
+Privacy: labels are route templates, methods, statuses, channel kinds, and platform and
+distributor names.
 Never a client address, a user agent, a concrete path, or a case number.
 """
 
@@ -74,6 +76,14 @@ SEND_SECONDS = Histogram(
     registry=EVENTS,
 )
 
+DISTRIBUTOR_PUSHES = Counter(
+    "haven_distributor_pushes",
+    "Attempts to push CAP to a secondary distributor, by distributor and outcome (sent, "
+    "retry, failed).",
+    ["distributor", "outcome"],
+    registry=EVENTS,
+)
+
 UNMATCHED = "<unmatched>"  # the route label of a request no rule matched: never its path
 
 bp = Blueprint("metrics", __name__)
@@ -82,6 +92,11 @@ bp = Blueprint("metrics", __name__)
 def count_feed_poll(*, platform: str) -> None:
     """Count one feed page served to a platform (an organisation, never a person)."""
     FEED_POLLS.labels(platform=platform).inc()
+
+
+def count_push(*, distributor: str, outcome: str) -> None:
+    """Count one push attempt to a distributor (an organisation, never a person)."""
+    DISTRIBUTOR_PUSHES.labels(distributor=distributor, outcome=outcome).inc()
 
 
 def timed_send(channel: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -139,6 +154,7 @@ class BacklogCollector:
         """The backlog gauges, from one read-only session."""
         # Imported here: the shell must not import the domains at module load.
         from alerts.dispatch import store as dispatch_store
+        from alerts.distributors import store as distributor_store
         from takedown import store as takedown_store
 
         deliveries = GaugeMetricFamily(
@@ -160,6 +176,17 @@ class BacklogCollector:
             "Changes of the feed a platform reads (real or sandbox, by its route) not fetched yet.",
             labels=["platform"],
         )
+        pushes = GaugeMetricFamily(
+            "haven_distributor_deliveries",
+            "CAP pushes to secondary distributors recorded, by distributor and current status.",
+            labels=["distributor", "status"],
+        )
+        pending = GaugeMetricFamily(
+            "haven_distributor_pending",
+            "CAP pushes still to make (due, being made, or waiting out a backoff), by "
+            "distributor not removed.",
+            labels=["distributor"],
+        )
         now = utcnow()
         with self.database.sessions() as session:
             waiting = 0
@@ -173,7 +200,11 @@ class BacklogCollector:
             oldest.add_metric([], _age(now, due_since))
             for platform, behind in takedown_store.count_feed_lag(session=session):
                 lag.add_metric([platform], behind)
-        yield from (deliveries, queue, oldest, lag)
+            for distributor, status, count in distributor_store.count_pushes(session=session):
+                pushes.add_metric([distributor, status], count)
+            for distributor, count in distributor_store.count_unfinished_by_name(session=session):
+                pending.add_metric([distributor], count)
+        yield from (deliveries, queue, oldest, lag, pushes, pending)
 
 
 def _age(now: datetime.datetime, since: datetime.datetime | None) -> float:

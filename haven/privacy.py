@@ -28,9 +28,10 @@ ANONYMOUS_PREFIXES = (
     "/static/",
     "/lang",
     "/alerts/subscribe",
+    "/alerts/unsubscribe",
     "/alerts/channels/",
 )
-ANONYMOUS_PATHS = frozenset({"/"})  # the front page is Take It Down's
+ANONYMOUS_PATHS = frozenset({"/"})  # the front page: families pass it on their way to Take It Down
 
 
 def anonymous(bp: Blueprint) -> Blueprint:

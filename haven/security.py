@@ -60,7 +60,9 @@ def init_app(app: Flask, *, https: bool = False) -> None:
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Frame-Options"] = "DENY"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        # Unless the route chose otherwise: a child's photo in an AMBER alert is meant to be
+        # shown on other sites (alerts/pages.py).
+        headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         headers["Permissions-Policy"] = (
             GEOLOCATION_POLICY if request.path in GEOLOCATION_PAGES else PERMISSIONS_POLICY
         )

@@ -6,13 +6,14 @@ app factory.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 from pathlib import Path
 
 from flask import current_app
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
     # Take It Down
     max_case_hashes: int = Field(default=100, ge=1, le=10_000)
     min_pdq_quality: int = Field(default=50, ge=0, le=100)
+    # vPDQ (video): frames in one video's hash, one a second (3600: an hour of video); and the
+    # bytes of vPDQ frames one case may hold (1 MiB: about 13,000 frames, 3.6 hours). A case at
+    # that limit must still fit in a request (checked below).
+    vpdq_max_frames: int = Field(default=3600, ge=1, le=1_000_000)
+    case_max_vpdq_bytes: int = Field(default=1024 * 1024, ge=1024)
     case_submit_rate: str = "30/minute"
     case_lookup_rate: str = "60/minute"
     pin_max_failures: int = Field(default=5, ge=1, le=100)
@@ -98,10 +104,23 @@ class Settings(BaseSettings):
     alert_max_hours: int = 24
     jurisdiction_tolerance_km: float = 2.0
     two_person_rule: bool = True
+    # How long a cancelled alert stays in the public Atom feed, marked as a Cancel, so that
+    # aggregators that showed it withdraw it (Google asks 24 to 48 hours; docs/cap.md).
+    feed_keep_hours: float = Field(default=48, ge=0, le=24 * 7)
     # An officer's areas per alert, and their vertices in all: together they keep a draft or
     # an update under a second of CPU (docs/geo.md). Schemas refuse more than 500 areas.
     alert_max_areas: int = Field(default=100, ge=1, le=500)
     alert_max_vertices: int = Field(default=20_000, ge=4, le=1_000_000)
+    # XML-sign every CAP document Haven serves or pushes, as IPAWS-OPEN requires: PEM files of
+    # an RSA private key and its certificate (chain), both or neither (docs/cap.md).
+    cap_signing_key: Path | None = None
+    cap_signing_cert: Path | None = Field(default=None, validate_default=True)
+    # Children's photos, fetched when an alert is approved (alerts/photos.py): the largest
+    # photo Haven keeps, and the most an approval (or update) waits for all its photos at
+    # once; a photo not in by then is reported and the alert goes out without it. Under the
+    # server's 60 s request timeout with room to spare.
+    photo_max_bytes: int = Field(default=5_000_000, ge=1024, le=50_000_000)
+    photo_fetch_seconds: float = Field(default=10.0, gt=0, le=30)
     sms_segment_budget: int = Field(default=2, ge=1, le=10)
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     dispatch_senders: int = Field(default=4, ge=1, le=64)
@@ -116,13 +135,20 @@ class Settings(BaseSettings):
     # The most one message to a channel (or a sign-up's confirmation) may take: Haven stops
     # waiting then, and caps the channel's socket timeouts at half of it.
     channel_send_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Secondary distributors that Haven pushes CAP to (docs/cap.md): sender threads
+    # (in-process) or push tasks (Celery), apart from SMS and channel senders; the most one
+    # push may take; and the tries one push gets (with backoff) before it fails.
+    distributor_senders: int = Field(default=2, ge=1, le=64)
+    distributor_push_seconds: float = Field(default=10.0, gt=0, le=120)
+    distributor_max_attempts: int = Field(default=10, ge=1, le=100)
     # Subscriptions: limits against abuse (SMS pumping, channel spam), per the `limits` syntax.
     subscription_code_per_phone_rate: str = "3/hour;5/day"
     subscription_code_per_client_rate: str = "10/hour;30/day"
     subscription_channel_per_client_rate: str = "10/hour"
     subscription_channel_per_destination_rate: str = "3/hour"
     subscription_sms_per_sender_rate: str = "30/hour"
-    # Lets channel URLs point at loopback/private hosts. For tests only: in production it
+    # Lets channel URLs point at loopback/private hosts, distributor URLs at http:// on
+    # loopback, and children's photo URLs at loopback. For tests only: in production it
     # would let anyone make Haven send requests inside its own network.
     allow_private_channel_hosts: bool = False
     celery_queue: str = "haven"
@@ -133,11 +159,25 @@ class Settings(BaseSettings):
         default=None, alias="TWILIO_MESSAGING_SERVICE_SID"
     )
     twilio_from_number: str | None = Field(default=None, alias="TWILIO_FROM_NUMBER")
+    # The short code people text JOIN and START to, when Twilio has one for Haven: pages
+    # name it instead of TWILIO_FROM_NUMBER (docs/subscriptions.md).
+    sms_short_code: str | None = None
 
-    @field_validator("audience_snapshot_dir", mode="before")
+    @field_validator("audience_snapshot_dir", "cap_signing_key", "cap_signing_cert", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("sms_short_code")
+    @classmethod
+    def _short_code(cls, code: str | None) -> str | None:
+        # US short codes are 5 or 6 digits; anything else would be shown to people as the
+        # number to text, so it stops start-up instead.
+        if code is None or code.strip() == "":
+            return None
+        if not re.fullmatch(r"\d{5,6}", code.strip()):
+            raise ValueError(f"{code!r} is not a short code (5 or 6 digits)")
+        return code.strip()
 
     @field_validator(*RATE_LIMIT_FIELDS)
     @classmethod
@@ -148,6 +188,42 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f'{value!r} is not a rate limit like "30/minute"') from None
         return value
+
+    @field_validator("case_max_vpdq_bytes")
+    @classmethod
+    def _vpdq_fits_a_request(cls, value: int, info: ValidationInfo) -> int:
+        # In the request, each frame's quotes are escaped (2 bytes more per ~80), and the
+        # case's other hashes come along: a case at the limit must not be a 413.
+        limit = info.data.get("max_request_bytes")
+        hashes = info.data.get("max_case_hashes")
+        if limit is None or hashes is None:
+            return value  # those settings are invalid themselves, and said so
+        needed = vpdq_request_bytes(value, max_case_hashes=hashes)
+        if needed > limit:
+            raise ValueError(
+                f"{value} bytes of vPDQ frames per case do not fit in a request of "
+                f"HAVEN_MAX_REQUEST_BYTES={limit}: raise that to at least {needed}, or lower "
+                "this"
+            )
+        return value
+
+    @field_validator("cap_signing_cert")
+    @classmethod
+    def _cap_signing(cls, cert: Path | None, info: ValidationInfo) -> Path | None:
+        # Checked here so that a missing or mismatched file stops start-up, not the first
+        # CAP document. The key is declared first, so it is in `info.data` when it is valid.
+        key = info.data.get("cap_signing_key")
+        if (key is None) != (cert is None):
+            given, missing = ("KEY", "CERT") if cert is None else ("CERT", "KEY")
+            raise ValueError(
+                f"HAVEN_CAP_SIGNING_{given} is set but HAVEN_CAP_SIGNING_{missing} is not; "
+                "set both to sign CAP, or neither"
+            )
+        if key is not None and cert is not None:
+            from alerts.cap_sign import load_cap_signer
+
+            load_cap_signer(key_path=key, cert_path=cert)  # ValueError: says what is wrong
+        return cert
 
     @field_validator("redis_url")
     @classmethod
@@ -197,6 +273,12 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Whether the database is the embedded SQLite one."""
         return self.database_url.startswith("sqlite")
+
+
+def vpdq_request_bytes(case_max_vpdq_bytes: int, *, max_case_hashes: int) -> int:
+    """The request size a case needs at the vPDQ byte limit: 5% for the escaped quotes of
+    its frames (2 bytes in about 80), and 256 bytes for each other hash it may hold."""
+    return case_max_vpdq_bytes * 21 // 20 + max_case_hashes * 256
 
 
 def environment_variable(field_name: str) -> str:

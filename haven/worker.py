@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from flask import Flask
 
@@ -59,10 +60,33 @@ def warm_audience(app: Flask) -> None:
         log.exception("could not load the audience index at start; it loads on first use")
 
 
-def start_dispatch(app: Flask) -> object:
-    """Start the in-process dispatch threads; returns the runner (it has `.stop()`)."""
+class Stoppable(Protocol):
+    """A background runner: its threads run until `stop()`."""
+
+    def stop(self) -> None:
+        """Stop, waiting for its threads."""
+        ...
+
+
+class Runners:
+    """Background runners started together, stopped together."""
+
+    def __init__(self, *runners: Stoppable) -> None:
+        self.runners = runners
+
+    def stop(self) -> None:
+        """Stop each runner, waiting for its threads."""
+        for runner in self.runners:
+            runner.stop()
+
+
+def start_dispatch(app: Flask) -> Runners:
+    """Start the in-process dispatch threads and the distributors' pushers; returns them
+    (`.stop()` stops them all)."""
     from alerts.dispatch.runner import DispatchRunner
     from alerts.dispatch.setup import get_dispatcher
+    from alerts.distributors.runner import PushRunner
+    from alerts.distributors.setup import get_pusher
     from alerts.subscribers import mark_unreachable
 
     settings: Settings = app.extensions["haven.settings"]
@@ -75,7 +99,9 @@ def start_dispatch(app: Flask) -> object:
         on_permanent=mark_unreachable,
     )
     runner.start()
-    return runner
+    pushers = PushRunner(app, get_pusher(app), senders=settings.distributor_senders)
+    pushers.start()
+    return Runners(runner, pushers)
 
 
 def start_in_process(app: Flask) -> threading.Thread | None:
@@ -124,13 +150,16 @@ def quiet_periodic_tasks() -> None:
 
 
 def worker_arguments(settings: Settings, *, concurrency: int, beat: bool) -> list[str]:
-    """The Celery worker's command line; with `beat`, its schedule under instance_path."""
+    """The Celery worker's command line (both of Haven's queues); with `beat`, its schedule
+    under instance_path."""
+    from haven.celery_app import distributor_queue
+
     arguments = [
         "worker",
         "--loglevel=INFO",
         "--pool=threads",
         f"--concurrency={concurrency}",
-        f"--queues={settings.celery_queue}",
+        f"--queues={settings.celery_queue},{distributor_queue(settings)}",
         "--without-gossip",
         "--without-mingle",
     ]

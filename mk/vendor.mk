@@ -1,13 +1,14 @@
 # Browser libraries vendored from npm into static/vendor/ (generated, git-ignored).
 # Include from the main Makefile: `include mk/vendor.mk`. Needs node and npm.
 
-VENDORED := static/vendor/hash-wasm/md5.umd.min.js
+# One grouped target (&:): one `npm ci` builds every vendored file.
+VENDORED := static/vendor/hash-wasm/md5.umd.min.js static/vendor/mediabunny/mediabunny.min.js
 
 .PHONY: vendor clean-vendor
 
 vendor: $(VENDORED)
 
-$(VENDORED): package.json package-lock.json static/build-vendor.mjs
+$(VENDORED) &: package.json package-lock.json static/build-vendor.mjs
 	npm ci --no-audit --no-fund
 	node static/build-vendor.mjs
 

@@ -17,6 +17,14 @@ const libraries = [
     name: "hash-wasm",
     files: ["dist/md5.umd.min.js", "LICENSE"], // MD5 only: 10 KB instead of 216 KB for all algorithms
   },
+  {
+    // Demuxes MP4/MOV/WebM/MKV for the video fingerprint (vPDQ); the hashing worker imports
+    // it only when it hashes a video. MPL-2.0: the file is copied unmodified with its licence,
+    // and its source is the npm package named in VERSION. Renamed to .js because some
+    // systems' mime.types do not know .mjs, and module scripts need a JavaScript type.
+    name: "mediabunny",
+    files: [["dist/bundles/mediabunny.min.mjs", "mediabunny.min.js"], "LICENSE"],
+  },
 ];
 
 for (const { name, files } of libraries) {
@@ -26,7 +34,8 @@ for (const { name, files } of libraries) {
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   for (const file of files) {
-    copyFileSync(join(source, file), join(target, file.split("/").pop()));
+    const [from, to] = Array.isArray(file) ? file : [file, file.split("/").pop()];
+    copyFileSync(join(source, from), join(target, to));
   }
   writeFileSync(join(target, "VERSION"), `${name} ${version} (${license}), copied by static/build-vendor.mjs\n`);
   console.log(`vendored ${name} ${version} into ${target}`);

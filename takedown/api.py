@@ -50,6 +50,8 @@ def create_case() -> tuple[Response, int]:
         context={
             "max_case_hashes": settings.max_case_hashes,
             "min_pdq_quality": settings.min_pdq_quality,
+            "vpdq_max_frames": settings.vpdq_max_frames,
+            "case_max_vpdq_bytes": settings.case_max_vpdq_bytes,
         },
     )
     created = service.submit_case(session=get_session(), case_in=case_in)

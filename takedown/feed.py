@@ -7,6 +7,7 @@ The same blueprint is registered twice: at /api/v1/feed for real platforms, and 
 from __future__ import annotations
 
 import datetime
+import json
 import zlib
 from collections.abc import Iterator
 from functools import lru_cache
@@ -20,7 +21,7 @@ from haven.ratelimit import get_throttle
 from haven.settings import get_settings
 from haven.web import Strict, parse_json, parse_query
 from takedown import service
-from takedown.models import Platform
+from takedown.models import VPDQ, Platform
 from takedown.schemas import (
     CursorQuery,
     FeedbackIn,
@@ -90,11 +91,14 @@ def hashes() -> Response:
     )
     # Written as text, as the export is: building a dict per change (through Row attribute
     # access) and then json.dumps costs ~9x as much on a 10,000-change page. Every field is
-    # digits, a fixed word or lower-case hex, so nothing needs escaping.
+    # digits, a fixed word or lower-case hex, so nothing needs escaping; only a vpdq hash's
+    # features (a JSON array as a string) are escaped, by json.dumps.
+    features = batch.features
     changes = ",".join(
         f'{{"cursor":"{cursor}","media":"{media}","algorithm":"{algorithm}","value":"{value}",'
+        f"{_features_field(features, hash_id) if algorithm == VPDQ else ''}"
         f'"status":"{status}","changed_at":"{_iso(changed_at)}"}}'
-        for cursor, _hash_id, media, algorithm, value, status, changed_at in batch.rows
+        for cursor, hash_id, media, algorithm, value, status, changed_at in batch.rows
     )
     more = "true" if batch.has_more else "false"
     body = f'{{"changes":[{changes}],"next":"{batch.next}","has_more":{more}}}'
@@ -102,6 +106,12 @@ def hashes() -> Response:
     response.set_etag(f"{query.after}-{batch.next}-{len(batch.rows)}")
     response.make_conditional(request)
     return response
+
+
+def _features_field(features: dict[int, str], hash_id: int) -> str:
+    """`"features":"...",` for a vpdq hash: its frames, escaped as a JSON string."""
+    found = features.get(hash_id)
+    return "" if found is None else f'"features":{json.dumps(found)},'
 
 
 class ExportQuery(Strict):
@@ -114,7 +124,10 @@ class ExportQuery(Strict):
     "`Haven-Feed-Cursor` header.",
     auth="platform",
     query=ExportQuery,
-    responses={200: "NDJSON, one hash per line; gzip when asked with Accept-Encoding."},
+    responses={
+        200: "NDJSON, one hash per line (a vpdq hash with its `features`); gzip when asked "
+        "with Accept-Encoding."
+    },
     tags=("feed",),
 )
 def export() -> Response:
@@ -126,12 +139,18 @@ def export() -> Response:
     def lines() -> Iterator[bytes]:
         compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None
         chunk: list[str] = []
-        for r in rows:
-            chunk.append(
-                f'{{"media":"{r.media}","algorithm":"{r.algorithm}","value":"{r.value}",'
-                f'"status":"active","changed_at":"{_iso(r.changed_at)}"}}\n'
-            )
-            if len(chunk) >= 2000:
+        for batch, features in rows:
+            for r in batch:
+                chunk.append(
+                    f'{{"media":"{r.media}","algorithm":"{r.algorithm}","value":"{r.value}",'
+                    f"{_features_field(features, r.id) if r.algorithm == VPDQ else ''}"
+                    f'"status":"active","changed_at":"{_iso(r.changed_at)}"}}\n'
+                )
+                if len(chunk) >= 2000:
+                    data = "".join(chunk).encode()
+                    chunk.clear()
+                    yield compressor.compress(data) if compressor else data
+            if features:  # vpdq lines are ~300 kB each: send them on, a batch at a time
                 data = "".join(chunk).encode()
                 chunk.clear()
                 yield compressor.compress(data) if compressor else data

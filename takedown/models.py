@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base, BigId, UTCDateTime
 
 MEDIA = ("image", "video")
-ALGORITHMS = ("md5", "sha1", "sha256", "pdq")
+ALGORITHMS = ("md5", "sha1", "sha256", "pdq", "vpdq")
+# A vpdq hash's `value` is the SHA-256 digest of its canonical signal string (takedown.vpdq);
+# the signal string itself, its frames, is in HashFeatures.
+VPDQ = "vpdq"
 OUTCOMES = ("matched", "removed", "not_violating", "unable_to_action")
 ACTIVE, WITHDRAWN = "active", "withdrawn"
 # The signals the StopNCII protocol defines; its route serves only these.
@@ -80,6 +92,19 @@ class Hash(Base):
     status: Mapped[str] = mapped_column(String(16))
     cursor: Mapped[int] = mapped_column(BigId, index=True)
     changed_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class HashFeatures(Base):
+    """The frames of a vpdq hash: its canonical signal string, which its `value` digests.
+
+    Written once, with the hash row; never changed (another spelling of the same frames has
+    the same canonical string, so the same digest and the same row).
+    """
+
+    __tablename__ = "takedown_hash_features"
+
+    hash_id: Mapped[int] = mapped_column(ForeignKey("takedown_hash.id"), primary_key=True)
+    features: Mapped[str] = mapped_column(Text)
 
 
 class CaseHash(Base):

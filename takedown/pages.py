@@ -9,9 +9,8 @@ no cookie but the language is set.
 from __future__ import annotations
 
 from babel.numbers import format_decimal
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask_babel import get_locale, gettext, ngettext
-from werkzeug.wrappers import Response
 
 from haven.privacy import anonymous
 from haven.settings import Settings, get_settings
@@ -72,6 +71,19 @@ def _flow_strings(settings: Settings) -> dict[str, str]:
             "This browser can't open this picture. Only its exact fingerprint will be sent: "
             "it finds exact copies only."
         ),
+        "video_undecodable": gettext(
+            "This browser can't play this video, so only its exact fingerprint will be sent: "
+            "it finds exact copies of this file only, not copies that were changed or saved "
+            "again."
+        ),
+        "video_weak": gettext(
+            "This video is too dark or too plain to be matched reliably. Only its exact "
+            "fingerprint will be sent: it finds exact copies only."
+        ),
+        "video_too_long": gettext(
+            "This video is too long for a video fingerprint. Only its exact fingerprint will "
+            "be sent: it finds exact copies only."
+        ),
         "unsupported": gettext("This file isn't a photo or a video, so it will not be sent."),
         "failed": gettext(
             "This browser couldn't make a fingerprint of this file. Please try an up-to-date "
@@ -83,6 +95,11 @@ def _flow_strings(settings: Settings) -> dict[str, str]:
         "remove": gettext("Remove"),
         # Translators: spoken label of the Remove button; %(name)s is the file's name.
         "remove_named": gettext("Remove %(name)s"),
+        # Translators: button next to a file while its fingerprint is being made (a long
+        # video takes minutes); stops that and takes the file off the list.
+        "cancel": gettext("Cancel"),
+        # Translators: spoken label of that Cancel button; %(name)s is the file's name.
+        "cancel_named": gettext("Stop fingerprinting %(name)s"),
         "progress": gettext("Fingerprints made: %(done)s of %(total)s"),
         "ready_all": gettext("Ready. Nothing has been sent yet."),
         "too_many": ngettext(
@@ -92,6 +109,10 @@ def _flow_strings(settings: Settings) -> dict[str, str]:
             "a second case.",
             max_hashes,
             max=_number(max_hashes),
+        ),
+        "too_much_video": gettext(
+            "These videos are too long to send in one case. Remove some, and send them in a "
+            "second case."
         ),
         "sending": gettext("Sending the fingerprints…"),
         "invalid": gettext(
@@ -127,12 +148,6 @@ def _status_strings(settings: Settings) -> dict[str, str]:
     }
 
 
-@bp.get("/")
-def home() -> Response:
-    """The front page is Take It Down for now."""
-    return redirect(url_for(".flow"))
-
-
 @bp.get("/takedown/")
 def flow() -> str:
     """Choose pictures, see their fingerprints, send them, keep the case number and PIN."""
@@ -143,6 +158,8 @@ def flow() -> str:
         status_url=_status_url(settings),
         max_hashes=settings.max_case_hashes,
         min_quality=settings.min_pdq_quality,
+        max_vpdq_frames=settings.vpdq_max_frames,
+        max_vpdq_bytes=settings.case_max_vpdq_bytes,
     )
 
 

@@ -9,13 +9,19 @@ from typing import Any, Literal
 from pydantic import Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from haven.web import Out, Strict
+from takedown import vpdq
 
-HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
-ALGORITHMS_FOR = {"image": {"md5", "sha1", "sha256", "pdq"}, "video": {"md5", "sha1", "sha256"}}
+# A vpdq hash's value is a signal string on input, and the 64-hex digest of its canonical
+# spelling everywhere else (feed, export, case status, feedback): the length here is the digest's.
+HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64, "vpdq": 64}
+ALGORITHMS_FOR = {
+    "image": {"md5", "sha1", "sha256", "pdq"},
+    "video": {"md5", "sha1", "sha256", "vpdq"},
+}
 _HEX = re.compile(r"[0-9a-f]*")
 
 Media = Literal["image", "video"]
-Algorithm = Literal["md5", "sha1", "sha256", "pdq"]
+Algorithm = Literal["md5", "sha1", "sha256", "pdq", "vpdq"]
 Outcome = Literal["matched", "removed", "not_violating", "unable_to_action"]
 Status = Literal["active", "withdrawn"]
 
@@ -25,22 +31,49 @@ def check_hex(algorithm: str, value: str) -> str:
     value = value.lower()
     length = HEX_LENGTH[algorithm]
     if len(value) != length or not _HEX.fullmatch(value):
+        if algorithm == "vpdq":
+            raise ValueError(
+                "a vpdq hash is named here by its digest: the 64 hexadecimal characters the "
+                "feed gives as its value"
+            )
         raise ValueError(f"a {algorithm} hash is {length} hexadecimal characters")
     return value
 
 
 class HashIn(Strict):
-    """One hash computed on the family's device."""
+    """One hash computed on the family's device.
+
+    `value` is hexadecimal, except for vpdq: the signal string python-threatexchange's
+    VPDQSignal reads, a JSON array of "<pdq hex>,<quality>,<seconds>" frames (quality is
+    per frame there, so `quality` is not given). Haven keeps one canonical spelling of it,
+    and names it in every answer by the SHA-256 hex digest of that spelling.
+    """
 
     media: Media
     algorithm: Algorithm
-    value: str = Field(min_length=1, max_length=64)
+    value: str = Field(
+        min_length=1,
+        description="Lower- or upper-case hex; for vpdq, the JSON signal string of its frames.",
+    )
     quality: StrictInt | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> HashIn:
         if self.algorithm not in ALGORITHMS_FOR[self.media]:
             raise ValueError(f"{self.algorithm} is not offered for {self.media}s")
+        context = info.context or {}
+        minimum = context.get("min_pdq_quality", 50)
+        if self.algorithm == "vpdq":
+            if self.quality is not None:
+                raise ValueError(
+                    "quality is not given for vpdq hashes: each frame carries its own, in value"
+                )
+            self.value = vpdq.canonical_signal(
+                self.value,
+                max_frames=context.get("vpdq_max_frames", 3600),
+                min_quality=minimum,
+            )
+            return self
         self.value = check_hex(self.algorithm, self.value)
         if self.algorithm != "pdq":
             if self.quality is not None:
@@ -48,7 +81,6 @@ class HashIn(Strict):
             return self
         if self.quality is None:
             raise ValueError("a pdq hash needs its quality (0-100)")
-        minimum = (info.context or {}).get("min_pdq_quality", 50)
         if self.quality < minimum:
             raise ValueError(
                 f"pdq quality {self.quality} is below {minimum}: this image's hash is too weak "
@@ -65,9 +97,17 @@ class CaseIn(Strict):
     @field_validator("hashes")
     @classmethod
     def _not_too_many(cls, hashes: list[HashIn], info: ValidationInfo) -> list[HashIn]:
-        maximum = (info.context or {}).get("max_case_hashes", 100)
+        context = info.context or {}
+        maximum = context.get("max_case_hashes", 100)
         if len(hashes) > maximum:
             raise ValueError(f"a case holds at most {maximum} hashes; split it into more cases")
+        most_bytes = context.get("case_max_vpdq_bytes", 1024 * 1024)
+        used = sum(len(value) for value in {h.value for h in hashes if h.algorithm == "vpdq"})
+        if used > most_bytes:
+            raise ValueError(
+                f"a case holds at most {most_bytes} bytes of vpdq frames; these take {used}: "
+                "split the videos into more cases"
+            )
         return hashes
 
 
@@ -91,7 +131,10 @@ class CaseHashOut(Out):
 
     media: Media
     algorithm: Algorithm
-    value: str
+    value: str = Field(description="The hash; for vpdq, the SHA-256 hex digest of `features`.")
+    features: str | None = Field(
+        default=None, description="vpdq only: the canonical signal string of its frames."
+    )
     status: Status
     platforms_fetched: int
     feedback: dict[Outcome, Feedback]
@@ -121,7 +164,12 @@ class ChangeOut(Out):
     cursor: str
     media: Media
     algorithm: Algorithm
-    value: str
+    value: str = Field(description="The hash; for vpdq, the SHA-256 hex digest of `features`.")
+    features: str | None = Field(
+        default=None,
+        description="vpdq only (absent otherwise): the canonical signal string of its frames, "
+        "as python-threatexchange's VPDQSignal reads it.",
+    )
     status: Status
     changed_at: datetime.datetime
 
@@ -134,11 +182,14 @@ class FeedPage(Out):
     has_more: bool
 
 
+_FEEDBACK_VALUE = "The hash, as the feed gives it (for vpdq, the 64-hex digest of its frames)."
+
+
 class FeedbackIn(Strict):
     """A platform's report on one hash."""
 
     algorithm: Algorithm
-    value: str = Field(min_length=1, max_length=64)
+    value: str = Field(min_length=1, max_length=64, description=_FEEDBACK_VALUE)
     outcome: Outcome
     count: StrictInt = Field(default=1, ge=1, le=1_000_000)
 
@@ -167,7 +218,7 @@ class FeedbackQuery(Strict):
     """Which hash's feedback to list."""
 
     algorithm: Algorithm
-    value: str = Field(min_length=1, max_length=64)
+    value: str = Field(min_length=1, max_length=64, description=_FEEDBACK_VALUE)
 
     @model_validator(mode="after")
     def _hex(self) -> FeedbackQuery:

@@ -20,8 +20,8 @@ from haven.db import get_database_identity, this_hour, utcnow, write
 from haven.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from haven.metrics import count_feed_poll
 from haven.ratelimit import Throttle
-from takedown import codes, store
-from takedown.models import ACTIVE, STOPNCII_SIGNALS, WITHDRAWN, Case, Hash, Platform
+from takedown import codes, store, vpdq
+from takedown.models import ACTIVE, STOPNCII_SIGNALS, VPDQ, WITHDRAWN, Case, Hash, Platform
 from takedown.schemas import (
     CaseCreated,
     CaseHashOut,
@@ -29,12 +29,18 @@ from takedown.schemas import (
     CaseStatusOut,
     Feedback,
     FeedbackIn,
+    HashIn,
 )
 
 if TYPE_CHECKING:
     from takedown.sandbox import SyntheticHashes
 
 PIN_SCOPE = "case-pin"
+# The most vpdq frames (bytes of features) one feed page carries: a page of 10,000 one-hour
+# videos would be 3 GB. A page that reaches it ends early, with has_more.
+FEED_PAGE_FEATURES_BYTES = 16 * 1024 * 1024
+# vpdq hashes whose features are read from the database at once (an hour's are ~300 kB).
+_FEATURES_AT_ONCE = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +57,13 @@ def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
     of the PIN."""
     pin = codes.new_pin()
     pin_hash = codes.hash_pin(pin)  # slow on purpose: done before the transaction begins
-    qualities: dict[store.HashKey, int | None] = {
-        (h.media, h.algorithm, h.value): h.quality for h in case_in.hashes
-    }
+    qualities: dict[store.HashKey, int | None] = {}
+    features: dict[store.HashKey, str] = {}
+    for h in case_in.hashes:
+        key = _stored_key(h)
+        qualities[key] = h.quality
+        if h.algorithm == VPDQ:
+            features[key] = h.value
     keys = list(qualities)  # dict keys: duplicates within the case collapse here
     for _attempt in range(3):
         number = codes.new_case_number()
@@ -65,7 +75,9 @@ def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
                         number=number, pin_hash=pin_hash, status=ACTIVE, created_at=this_hour()
                     ),
                 )
-                ids = store.ensure_hashes(session=session, keys=keys, qualities=qualities)
+                ids = store.ensure_hashes(
+                    session=session, keys=keys, qualities=qualities, features=features
+                )
                 store.link_case_hashes(session=session, case_id=case.id, hash_ids=ids.values())
                 store.lock_feed(session=session)
                 store.activate_hashes(session=session, hash_ids=ids.values(), at=this_hour())
@@ -77,6 +89,13 @@ def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
             hashes=len(keys),
         )
     raise RuntimeError("could not allocate a case number")
+
+
+def _stored_key(h: HashIn) -> store.HashKey:
+    """How a submitted hash is stored: a vpdq hash by the digest of its (canonical) frames,
+    any other by its hex value."""
+    value = vpdq.digest(h.value) if h.algorithm == VPDQ else h.value
+    return (h.media, h.algorithm, value)
 
 
 def _open_case(*, session: Session, number: str, pin: str, policy: PinPolicy) -> Case:
@@ -140,6 +159,8 @@ def withdraw_case(*, session: Session, number: str, pin: str, policy: PinPolicy)
 def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
     hashes = store.fetch_case_hashes(session=session, case_id=case.id)
     cursors = store.fetch_platform_cursors(session=session)
+    vpdq_ids = [h.id for h in hashes if h.algorithm == VPDQ]
+    features = store.fetch_hash_features(session=session, hash_ids=vpdq_ids) if vpdq_ids else {}
     totals: dict[int, dict[str, Feedback]] = defaultdict(dict)
     for hash_id, outcome, platforms, count in store.fetch_feedback_totals(
         session=session, hash_ids=[h.id for h in hashes]
@@ -156,6 +177,7 @@ def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
                 media=h.media,
                 algorithm=h.algorithm,
                 value=h.value,
+                features=features.get(h.id),
                 status=h.status,
                 platforms_fetched=sum(
                     1 for native, stopncii in cursors if _fetched(h, native, stopncii)
@@ -386,11 +408,13 @@ def add_sandbox_hashes(*, session: Session, count: int) -> SyntheticHashes:
 
 @dataclasses.dataclass(frozen=True)
 class ChangeBatch:
-    """Changes in cursor order, where to poll from next, and whether more are waiting."""
+    """Changes in cursor order, where to poll from next, and whether more are waiting; with
+    the features of the vpdq hashes among them, by hash id."""
 
     rows: Sequence[store.ChangeRow]
     next: int
     has_more: bool
+    features: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 def fetch_changes(
@@ -402,14 +426,18 @@ def fetch_changes(
     route: str = store.NATIVE,
 ) -> ChangeBatch:
     """The changes of the platform's feed (real or sandbox) after `after`, in order, of the
-    signals `route` serves; records that the platform now has them through that route."""
+    signals `route` serves, with the features of vpdq hashes (a page ends early rather than
+    carry more than FEED_PAGE_FEATURES_BYTES of them); records that the platform now has them
+    through that route."""
     count_feed_poll(platform=platform.name)
     signals = STOPNCII_SIGNALS if route == store.STOPNCII else None
     rows = store.fetch_changes(
         session=session, after=after, limit=limit + 1, sandbox=platform.sandbox, signals=signals
     )
     page = rows[:limit]
-    batch = ChangeBatch(page, page[-1].cursor if page else after, len(rows) > limit)
+    page, features = _with_features(session, page, budget=FEED_PAGE_FEATURES_BYTES)
+    has_more = len(rows) > len(page)
+    batch = ChangeBatch(page, page[-1].cursor if page else after, has_more, features)
     now = utcnow()
     last_poll = platform.native_polled_at if route == store.NATIVE else platform.stopncii_polled_at
     # Poll times are kept to the minute, so an empty poll writes at most once a minute.
@@ -425,6 +453,27 @@ def fetch_changes(
                     session=session, platform_id=platform.id, cursor=batch.next, route=route
                 )
     return batch
+
+
+def _with_features(
+    session: Session, rows: Sequence[store.ChangeRow], *, budget: int
+) -> tuple[Sequence[store.ChangeRow], dict[int, str]]:
+    """The first of `rows` whose vpdq features fit in `budget` bytes (at least one row),
+    and those features by hash id."""
+    wanted = [(index, r.hash_id) for index, r in enumerate(rows) if r.algorithm == VPDQ]
+    features: dict[int, str] = {}
+    used = 0
+    for start in range(0, len(wanted), _FEATURES_AT_ONCE):
+        group = wanted[start : start + _FEATURES_AT_ONCE]
+        found = store.fetch_hash_features(session=session, hash_ids={h for _, h in group})
+        for index, hash_id in group:
+            size = len(found.get(hash_id, ""))
+            if used + size > budget and index > 0:
+                return rows[:index], features
+            used += size
+            if hash_id in found:
+                features[hash_id] = found[hash_id]
+    return rows, features
 
 
 def first_cursor_since(*, session: Session, since: datetime.datetime) -> int:
@@ -444,19 +493,23 @@ def describe_feed(*, session: Session, platform: Platform) -> tuple[str, int]:
     return get_database_identity(session), last
 
 
-def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterator[store.HashRow]]:
-    """A snapshot of every active hash, and the cursor to continue polling from.
+ExportBatch = tuple[Sequence[store.HashRow], dict[int, str]]
+
+
+def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterator[ExportBatch]]:
+    """A snapshot of every active hash, in batches with the features of their vpdq hashes
+    (by hash id), and the cursor to continue polling from.
 
     A hash that changes while the export runs is left out or kept by its state at the
     snapshot cursor; either way, polling from that cursor brings the platform up to date.
     """
     up_to = store.get_last_cursor(session=session, sandbox=platform.sandbox)
 
-    def rows() -> Iterator[store.HashRow]:
+    def rows() -> Iterator[ExportBatch]:
         for batch in store.stream_active_hashes(
             session=session, up_to=up_to, sandbox=platform.sandbox
         ):
-            yield from batch
+            yield from _export_batches(session, batch)
         with write(session):
             store.mark_platform_polled(
                 session=session, platform_id=platform.id, route=store.NATIVE, at=utcnow()
@@ -464,6 +517,25 @@ def export_active(*, session: Session, platform: Platform) -> tuple[int, Iterato
             store.advance_platform_cursor(session=session, platform_id=platform.id, cursor=up_to)
 
     return up_to, rows()
+
+
+def _export_batches(session: Session, rows: Sequence[store.HashRow]) -> Iterator[ExportBatch]:
+    """`rows` in slices that each hold at most _FEATURES_AT_ONCE vpdq hashes, with their
+    features: the export never holds more than a few MB of features at once."""
+    start = 0
+    vpdq_ids: list[int] = []
+    for index, row in enumerate(rows):
+        if row.algorithm == VPDQ:
+            vpdq_ids.append(row.id)
+            if len(vpdq_ids) == _FEATURES_AT_ONCE:
+                yield (
+                    rows[start : index + 1],
+                    store.fetch_hash_features(session=session, hash_ids=vpdq_ids),
+                )
+                start, vpdq_ids = index + 1, []
+    if start < len(rows):
+        features = store.fetch_hash_features(session=session, hash_ids=vpdq_ids) if vpdq_ids else {}
+        yield rows[start:], features
 
 
 def record_feedback(

@@ -18,6 +18,7 @@ from takedown.models import (
     Feedback,
     FeedChange,
     Hash,
+    HashFeatures,
     Platform,
 )
 
@@ -145,10 +146,11 @@ def ensure_hashes(
     session: Session,
     keys: Sequence[HashKey],
     qualities: dict[HashKey, int | None],
+    features: dict[HashKey, str] | None = None,
     sandbox: bool = False,
 ) -> dict[HashKey, int]:
     """The ids of these (real or sandbox) hashes, inserting the ones never seen (race-free
-    across writers)."""
+    across writers), with the `features` (vpdq frames) of those that have them."""
     rows_in = [
         {
             "sandbox": sandbox,
@@ -174,7 +176,43 @@ def ensure_hashes(
             tuple_(Hash.media, Hash.algorithm, Hash.value).in_(list(keys)),
         )
     )
-    return {(m, a, v): hash_id for m, a, v, hash_id in rows}
+    ids = {(m, a, v): hash_id for m, a, v, hash_id in rows}
+    if features:
+        _save_features(session, {ids[key]: frames for key, frames in features.items()})
+    return ids
+
+
+def _save_features(session: Session, features: dict[int, str]) -> None:
+    """Store the features of the hashes that have none yet: once per hash, when its row was
+    just created (a hash's value digests its features, so they never change)."""
+    stored = set(
+        session.scalars(
+            select(HashFeatures.hash_id).where(HashFeatures.hash_id.in_(list(features)))
+        )
+    )
+    missing = [
+        {"hash_id": hash_id, "features": frames}
+        for hash_id, frames in features.items()
+        if hash_id not in stored
+    ]
+    if missing:
+        # A concurrent case with the same hash may have stored them since: nothing to do then.
+        session.execute(
+            _insert(session, HashFeatures.__table__).on_conflict_do_nothing(
+                index_elements=["hash_id"]
+            ),
+            missing,
+        )
+
+
+def fetch_hash_features(*, session: Session, hash_ids: Iterable[int]) -> dict[int, str]:
+    """{hash_id: features} of those of these hashes that have features (vpdq)."""
+    rows = session.execute(
+        select(HashFeatures.hash_id, HashFeatures.features).where(
+            HashFeatures.hash_id.in_(list(hash_ids))
+        )
+    )
+    return {hash_id: features for hash_id, features in rows}
 
 
 def link_case_hashes(*, session: Session, case_id: int, hash_ids: Iterable[int]) -> None:

@@ -9,6 +9,8 @@ Register with ``pytest_plugins = ["tests.browser"]``. Fixtures:
   /usr/bin/chromium or the vendored libraries are missing; skips otherwise.
 - ``harness``: a fresh page on the hashing harness, whose JavaScript API is
   ``window.harness`` (see HARNESS_JS).
+- ``video_file``: builds a test video (tests/videos.py) where the browser can fetch it.
+  Fails under CI=true when ffmpeg is missing; skips otherwise.
 
 Playwright never downloads a browser here: it drives /usr/bin/chromium only.
 The plain helpers (StaticServer, launch_chromium, open_harness) are reused by bench/.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,9 +30,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from tests import videos
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 VENDORED_MD5 = REPO / "static" / "vendor" / "hash-wasm" / "md5.umd.min.js"
+VENDORED_DEMUXER = REPO / "static" / "vendor" / "mediabunny" / "mediabunny.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -70,6 +75,7 @@ HARNESS_JS = b"""
 import { hashFile, mediaKind } from "/static/takedown/hashing/hasher.js";
 import { pdqFromRGBA, hammingDistance } from "/static/takedown/hashing/pdq.js";
 import { decodeImage, pdqFromBitmap } from "/static/takedown/hashing/image.js";
+import { vpdqOfVideo } from "/static/takedown/hashing/video.js";
 
 async function run(file, options = {}) {
   const progress = [];
@@ -97,6 +103,30 @@ window.harness = {
     const rgba = new Uint8ClampedArray(await (await fetch(url)).arrayBuffer());
     return pdqFromRGBA(rgba, width, height);
   },
+  // hashFile(), aborted at the first progress of `stage` with done > 0. Progress that
+  // arrives after the abort is counted in window.progressAfterAbort.
+  hashUrlAndAbort: async (url, name, type, stage) => {
+    const file = await fetchFile(url, name, type);
+    const controller = new AbortController();
+    const progress = [];
+    window.progressAfterAbort = 0;
+    try {
+      const result = await hashFile(file, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (controller.signal.aborted) window.progressAfterAbort++;
+          progress.push(p);
+          if (p.stage === stage && p.done > 0) controller.abort();
+        },
+      });
+      return { result, progress };
+    } catch (error) {
+      return { error: { code: error.code, message: error.message }, progress };
+    }
+  },
+  // video.js on the page itself (no worker), with a chosen way of reading frames' pixels.
+  vpdqOnPage: async (url, name, type, pixels) =>
+    vpdqOfVideo(await fetchFile(url, name, type), { pixels }),
   timePdq: async (url, name, type) => {
     const file = await fetchFile(url, name, type);
     const t0 = performance.now();
@@ -220,8 +250,9 @@ def open_harness(browser: Browser, server: StaticServer, requests: list[str] | N
 def _missing_prerequisite() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing: apt-get install chromium"
-    if not VENDORED_MD5.exists():
-        return f"{VENDORED_MD5.relative_to(REPO)} is missing: run `make vendor`"
+    for vendored in (VENDORED_MD5, VENDORED_DEMUXER):
+        if not vendored.exists():
+            return f"{vendored.relative_to(REPO)} is missing: run `make vendor`"
     return None
 
 
@@ -274,3 +305,23 @@ def harness(chromium: Browser, static_server: StaticServer) -> Iterator[Page]:
     assert not errors, f"uncaught errors in the page: {errors}"
     stray = [r for r in requests if not r.startswith(f"GET {static_server.origin}/")]
     assert not stray, f"requests other than GETs to the page's own origin: {stray}"
+
+
+@pytest.fixture(scope="session")
+def video_file(scratch_dir: Path) -> Callable[[str], Path]:
+    """Builds a named test video (tests/videos.py) in the scratch folder, once a session.
+
+    The browser fetches it at /scratch/videos/<file name>. Without ffmpeg: fails under
+    CI=true, skips otherwise.
+    """
+    if not videos.ffmpeg_available():
+        message = "ffmpeg is missing (apt-get install ffmpeg): the test videos are made with it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = scratch_dir / "videos"
+
+    def make(name: str) -> Path:
+        return videos.make_video(name, folder)
+
+    return make

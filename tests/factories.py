@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -44,6 +45,16 @@ def image_hashes(count: int = 1) -> list[dict[str, Any]]:
 def video_hash() -> dict[str, Any]:
     """A video's MD5."""
     return {"media": "video", "algorithm": "md5", "value": random_md5()}
+
+
+def random_vpdq(frames: int = 3, quality: int = 90) -> str:
+    """A vPDQ signal string of `frames` random frames, one a second, spelt canonically."""
+    return json.dumps([f"{random_pdq()},{quality},{second:.3f}" for second in range(frames)])
+
+
+def vpdq_hash(frames: int = 3) -> dict[str, Any]:
+    """A video's vPDQ, as the page sends it."""
+    return {"media": "video", "algorithm": "vpdq", "value": random_vpdq(frames)}
 
 
 def submit_case(client: FlaskClient, hashes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from twilio.request_validator import RequestValidator
 from haven.db import get_session
 from haven.openapi import build_spec
 from takedown.service import PlatformCredentials, add_platform
-from tests.factories import bearer, draft_body, submit_case, video_hash
+from tests.factories import bearer, draft_body, submit_case, video_hash, vpdq_hash
 
 TWILIO_AUTH_TOKEN = "fuzz-twilio-token"
 # Thousands of requests from one client and one platform: no rate limit may hide a handler.
@@ -58,7 +58,7 @@ MAX_STATEFUL_SUITES = 50
 # send these valid bodies instead. Its negative ones, and every link it follows, stay generated.
 STATEFUL_SEEDS: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/api/v1/alerts"): draft_body,
-    ("POST", "/api/v1/takedown/cases"): lambda: {"hashes": [video_hash()]},
+    ("POST", "/api/v1/takedown/cases"): lambda: {"hashes": [video_hash(), vpdq_hash()]},
 }
 
 
@@ -100,7 +100,9 @@ class Fuzzer:
         self.app = app
         self.schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
         client = app.test_client()
-        created = submit_case(client, [video_hash()])
+        # A video MD5 and a vPDQ: feed pages, exports and the case's status then carry both
+        # shapes of hash (a vpdq one has `features`) for the document to be checked against.
+        created = submit_case(client, [video_hash(), vpdq_hash()])
         alert = client.post(
             "/api/v1/alerts", json=draft_body(), headers=bearer(officers["drafter"])
         )

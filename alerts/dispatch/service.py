@@ -31,7 +31,8 @@ from alerts.dispatch import store
 from alerts.dispatch.bucket import TokenBucket
 from alerts.dispatch.store import Claim, DeliveryKind
 from alerts.models import Alert, AlertVersion, DispatchJob
-from alerts.providers import PERMANENT_CODES, SendResult, SmsProvider
+from alerts.photos import version_attachments
+from alerts.providers import PERMANENT_CODES, Attachment, SendResult, SmsProvider
 from alerts.sms import Kind, render_channel, render_sms
 from alerts.subscriptions.channels import ChannelSender
 from geo.index import unique_ids
@@ -214,6 +215,7 @@ def send_due(
     lost: set[int] = set()  # taken over by another worker
     first_contacts = store.fetch_first_contacts(session=session, claims=batch)
     messages: dict[tuple[int, int, str, bool], _Message | SendResult] = {}
+    files: dict[tuple[int, int], tuple[Attachment, ...]] = {}  # photos, read once a batch
     done = _Outcomes(session, on_permanent, saved_at=now, held_until=held_until)
     handled = 0  # claims sent (or skipped) so far, their outcomes saved or in `done`
     try:
@@ -226,7 +228,13 @@ def send_due(
             if claim.id not in lost:
                 try:
                     result = _deliver(
-                        app, session, dispatcher, claim, messages, claim.id in first_contacts
+                        app,
+                        session,
+                        dispatcher,
+                        claim,
+                        messages,
+                        claim.id in first_contacts,
+                        files,
                     )
                 except Exception as error:  # one delivery must never sink the rest of its batch
                     log.exception("delivery %s raised while sending", claim.id)
@@ -342,9 +350,11 @@ def _deliver(
     claim: Claim,
     messages: dict[tuple[int, int, str, bool], _Message | SendResult],
     first_contact: bool = False,
+    files: dict[tuple[int, int], tuple[Attachment, ...]] | None = None,
 ) -> SendResult | _Skip:
     """Send one claimed delivery (or say why not). An update to someone no earlier version
-    reached (`first_contact`: the area grew, or the first message failed) says everything."""
+    reached (`first_contact`: the area grew, or the first message failed) says everything.
+    A channel message carries the version's photos (`files` keeps them for the batch)."""
     if claim.attempts > dispatcher.max_attempts:
         # Claimed again after its lease ran out: a worker died with it, perhaps after
         # handing it to the provider. It has had every attempt it may have.
@@ -381,6 +391,14 @@ def _deliver(
         )
     if dispatcher.channels is None or claim.url is None:
         return SendResult("failed", error_code=NO_CHANNEL, reason="no channel sender or URL")
+    files = {} if files is None else files
+    if (claim.alert_id, claim.version) not in files:
+        files[claim.alert_id, claim.version] = version_attachments(
+            session=session,
+            alert_id=claim.alert_id,
+            version=claim.version,
+            public_url=dispatcher.public_url,
+        )
     with app.app_context():  # the unsubscribe line is worded in the channel's language
         return dispatcher.channels.send(
             channel_id=claim.channel_id,
@@ -388,6 +406,7 @@ def _deliver(
             title=message.title,
             body=message.body,
             language=claim.language,
+            attachments=files[claim.alert_id, claim.version],
         )
 
 

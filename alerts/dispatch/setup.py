@@ -25,12 +25,16 @@ def make_bucket(settings: Settings) -> TokenBucket:
 
 
 def notify(app: Flask) -> None:
-    """Tell the workers an alert version is waiting: Celery gets a task at once; the
-    in-process runner polls the outbox every fraction of a second anyway."""
+    """Tell the workers an alert version is waiting: Celery gets a task at once (and the
+    distributors' pushers, when a push is due); the in-process runners poll the outbox every
+    fraction of a second anyway."""
     if "haven.celery" in app.extensions:
         from alerts.dispatch.tasks import record
+        from alerts.distributors.tasks import kick_pushers_if_due
 
         record.delay()
+        with app.extensions["haven.db"].sessions() as session:
+            kick_pushers_if_due(app, session)
 
 
 def make_dispatcher(settings: Settings) -> Dispatcher:

@@ -26,14 +26,14 @@ import logging
 import socket
 from collections.abc import Sequence
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import apprise
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy.orm import Session
 
 from alerts import store as alerts_store
-from alerts.providers import ChannelProvider, Outcome, SendResult, redact
+from alerts.providers import Attachment, ChannelProvider, Outcome, SendResult, redact
 from alerts.subscriptions import replies, service, store
 from alerts.subscriptions.schemas import ChannelIn
 from alerts.subscriptions.tokens import (
@@ -75,6 +75,11 @@ STOP_PATH = "/alerts/channels/stop/"
 # keeps a thread for as long as they allow.
 MAX_CONNECT_SECONDS = 5.0
 MAX_READ_SECONDS = 10.0
+# How a message carries files (a child's photo): email attaches them; ntfy links the first
+# public one (its `attach`), which ntfy's apps fetch, so that a ntfy server without an
+# attachment store takes the message all the same. Other channels carry the page's link only.
+ATTACHING_SCHEMES = frozenset({"mailto", "mailtos"})
+LINKING_SCHEMES = frozenset({"ntfy", "ntfys"})
 # Arguments that make Apprise open something other than the checked host: a message template
 # (a file or any URL), PGP key files, and the WKD key look-up at the recipient's domain.
 WIDENING_ARGS = frozenset({"template", "pgppub", "pgpprv", "wkd"})
@@ -193,7 +198,7 @@ def _refuse_own(name: str, port: int, policy: UrlPolicy, addresses: set[Address]
         )
 
 
-def _check_host(host: str, port: int, policy: UrlPolicy) -> None:
+def _check_host(host: str, port: int, policy: UrlPolicy) -> set[Address]:
     name = host.strip("[]").rstrip(".").lower()
     _refuse_own(name, port, policy, set())
     addresses = _addresses(name)
@@ -204,6 +209,16 @@ def _check_host(host: str, port: int, policy: UrlPolicy) -> None:
             code="channel_private",
             details={"host": name},
         )
+    return addresses
+
+
+def check_host(host: str, port: int, policy: UrlPolicy) -> set[Address]:
+    """The addresses `host` resolves to, all of which the policy lets Haven connect to at
+    `port`; InvalidInput otherwise: channel_host (no such host), channel_private (Haven
+    itself, or a private address). Distributor URLs (alerts/distributors/webhook.py) and
+    children's photo URLs (alerts/photos.py, which connects to these very addresses) are
+    checked by it too."""
+    return _check_host(host, port, policy)
 
 
 def _plugin(url: str) -> Any:
@@ -521,9 +536,17 @@ class ChannelSender:
         return cls(provider, UrlPolicy.from_settings(settings), settings.secret_key)
 
     def send(
-        self, *, channel_id: int, url: str, title: str, body: str, language: str
+        self,
+        *,
+        channel_id: int,
+        url: str,
+        title: str,
+        body: str,
+        language: str,
+        attachments: Sequence[Attachment] = (),
     ) -> SendResult:
-        """Deliver one alert to one channel; a URL the policy now refuses is not sent to."""
+        """Deliver one alert to one channel, with `attachments` where the channel can carry
+        them; a URL the policy now refuses is not sent to."""
         try:
             safe_url = recheck_url(url, self.policy)
         except InvalidInput as refused:
@@ -540,6 +563,27 @@ class ChannelSender:
         stop = stop_url(
             public_url=self.policy.public_url, secret_key=self.secret_key, channel_id=channel_id
         )
+        scheme = safe_url.partition("://")[0].lower()
+        linked = next((a for a in attachments if a.url), None)
+        if scheme in LINKING_SCHEMES and linked is not None:
+            safe_url = with_linked_attachment(safe_url, linked)
         return self.provider.notify(
-            url=safe_url, title=title, body=with_stop_link(body, language, stop)
+            url=safe_url,
+            title=title,
+            body=with_stop_link(body, language, stop),
+            attachments=attachments if scheme in ATTACHING_SCHEMES else (),
         )
+
+
+def with_linked_attachment(url: str, attachment: Attachment) -> str:
+    """A ntfy URL whose messages link `attachment` by its public URL (ntfy's `attach`
+    and `filename`), replacing any the URL had."""
+    base, _, query = url.partition("?")
+    kept = [
+        part
+        for part in query.split("&")
+        if part and unquote(part.partition("=")[0]).lower() not in ("attach", "filename")
+    ]
+    kept.append("attach=" + quote(attachment.url or "", safe=""))
+    kept.append("filename=" + quote(attachment.name, safe=""))
+    return base + "?" + "&".join(kept)

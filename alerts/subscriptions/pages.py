@@ -1,4 +1,5 @@
-"""Subscription pages: the web form and its code, and the channel confirm and stop links.
+"""Subscription pages: the web form and its code, unsubscribing a number with a code, and the
+channel confirm and stop links.
 
 Plain HTML forms that work without JavaScript (static/alerts/subscribe.js only adds "use my
 current location" and adds point rows in place). Every form carries a signed token and is
@@ -9,13 +10,19 @@ needed. Anonymous like Take It Down's pages: the access log names the route, nev
 
 from __future__ import annotations
 
-from typing import Any
-
-import flask_babel
 from flask import Blueprint, render_template, request
 
-from alerts.subscriptions import channels, replies, tokens, verification, wiring
-from alerts.subscriptions.schemas import SubscribeForm
+from alerts.subscriptions import (
+    channels,
+    page_text,
+    replies,
+    tokens,
+    unsubscribe,
+    verification,
+    wiring,
+)
+from alerts.subscriptions.schemas import MAX_FIELD, SubscribeForm
+from alerts.subscriptions.text_number import TextNumber
 from geo.locations import MAX_LOCATIONS_PER_SUBSCRIBER
 from haven.db import get_session
 from haven.errors import HavenError
@@ -29,18 +36,15 @@ bp = anonymous(Blueprint("subscription_pages", __name__, url_prefix="/alerts"))
 Page = tuple[str, int]
 
 
-def gettext(text: str, **values: object) -> str:
-    """Flask-Babel's gettext, typed (it ships no hints)."""
-    return str(flask_babel.gettext(text, **values))
-
-
-def ngettext(singular: str, plural: str, num: int, **values: object) -> str:
-    """Flask-Babel's ngettext, typed; `num` is also %(num)s."""
-    return str(flask_babel.ngettext(singular, plural, num, **values))
-
-
 def _secret() -> str:
     return get_settings().secret_key
+
+
+@bp.context_processor
+def _text_number() -> dict[str, object]:
+    """`text_number`: the number to text JOIN, START or STOP to, or None (then the pages
+    leave out what would name it)."""
+    return {"text_number": TextNumber.from_settings(get_settings())}
 
 
 def _form_is_genuine() -> bool:
@@ -51,133 +55,13 @@ def _form_is_genuine() -> bool:
     return tokens.form_token_is_valid(_secret(), request.form.get("form_token", ""))
 
 
-def _forged() -> str:
-    return gettext(
-        "This form was open for a long time, or was sent from another site. Please check it "
-        "and send it again."
-    )
-
-
-def _error_message(error: HavenError) -> str:
-    """What a person reads for a refused form (the service's English message never shows)."""
-    details: dict[str, Any] = error.details if isinstance(error.details, dict) else {}
-    code = error.code
-    if code == "phone":
-        return gettext("Please enter a US mobile number, for example (312) 555-0101.")
-    if code == "bad_zip":
-        return gettext(
-            '"%(zip)s" isn\'t a ZIP code. Please enter 5-digit ZIP codes with spaces between them.',
-            zip=details.get("zip", ""),
-        )
-    if code == "unknown_zip":
-        return gettext(
-            "%(zip)s isn't a US ZIP code we know. Please check it.", zip=details.get("zip", "")
-        )
-    if code == "bad_point":
-        return gettext(
-            "Please check the coordinates. Latitude is a number from -90 to 90 and longitude "
-            "from -180 to 180, for example 41.88 and -87.63."
-        )
-    if code == "places_missing":
-        return gettext("Please enter at least one ZIP code or point.")
-    if code == "too_many_places" and "have" in details:
-        return ngettext(
-            "This number already gets alerts for %(num)s place, and the most is %(max)s. "
-            "Please choose fewer new places.",
-            "This number already gets alerts for %(num)s places, and the most is %(max)s. "
-            "Please choose fewer new places.",
-            int(details["have"]),
-            max=MAX_LOCATIONS_PER_SUBSCRIBER,
-        )
-    if code == "too_many_places":
-        return ngettext(
-            "You can choose up to %(num)s place.",
-            "You can choose up to %(num)s places.",
-            MAX_LOCATIONS_PER_SUBSCRIBER,
-        )
-    if code == "language":
-        return gettext("Please choose a language from the list.")
-    if code == "rate_limited" and details.get("per") == "phone":
-        return gettext(
-            "Haven has sent several codes to this number already. To protect it from "
-            "unwanted texts, no more are sent for now. Please try again in an hour."
-        )
-    if code == "rate_limited":
-        return gettext(
-            "Many codes have been asked for from this connection. To stop abuse, no more are "
-            "sent for now. Please try again in an hour."
-        )
-    if code == "sms_not_sent":
-        return gettext(
-            "We couldn't send a text to this number. Please check it and try again. If you "
-            "once texted STOP to Haven, text START to Haven first."
-        )
-    if code == "wrong_code":
-        left = int(details.get("left", 0))
-        return ngettext(
-            "That code isn't right. You can try %(num)s more time.",
-            "That code isn't right. You can try %(num)s more times.",
-            left,
-        )
-    if code == "code_locked":
-        return gettext(
-            "There were too many wrong tries, so this code no longer works. Please ask for a "
-            "new code."
-        )
-    if code == "code_expired":
-        return ngettext(
-            "This code has expired: a code works for %(num)s minute. Please ask for a new code.",
-            "This code has expired: a code works for %(num)s minutes. Please ask for a new code.",
-            verification.CODE_MINUTES,
-        )
-    if code == "code_used":
-        return gettext(
-            "This code was used already, or a newer code replaced it. Please use the newest "
-            "code, or ask for a new one."
-        )
-    return gettext("Something went wrong on our side. Please try again in a few minutes.")
-
-
-# Which form field an error is about, so the page can point at it.
-ERROR_FIELDS = {
-    "phone": "phone",
-    "bad_zip": "zips",
-    "unknown_zip": "zips",
-    "places_missing": "zips",
-    "too_many_places": "zips",
-    "language": "language",
-}
-
-
-def _strings() -> dict[str, str]:
-    """Text for subscribe.js."""
-    return {
-        "locating": gettext("Finding your location…"),
-        "located": gettext("Your location is filled in below. Check it, then subscribe."),
-        "denied": gettext(
-            "Your browser didn't share your location. You can type the coordinates instead."
-        ),
-        "unavailable": gettext(
-            "Your location couldn't be found. You can type the coordinates instead."
-        ),
-        "full": ngettext(
-            "You can choose up to %(num)s place.",
-            "You can choose up to %(num)s places.",
-            MAX_LOCATIONS_PER_SUBSCRIBER,
-        ),
-        # Translators: spoken when a new row for a point's coordinates appears; %(num)s is
-        # its number (2, 3...).
-        "added": gettext("Point %(num)s added."),
-    }
-
-
 def _form_page(form: SubscribeForm, *, error: HavenError | None = None, status: int = 200) -> Page:
-    message = _error_message(error) if error is not None else None
-    field = ERROR_FIELDS.get(error.code) if error is not None else None
+    message = page_text.error_message(error) if error is not None else None
+    field = page_text.ERROR_FIELDS.get(error.code) if error is not None else None
     if error is not None and error.code == "bad_point" and isinstance(error.details, dict):
         field = f"lat-{error.details.get('index', 0)}"
     if error is not None and error.code == "forged":
-        message = _forged()
+        message = page_text.forged()
     return (
         render_template(
             "alerts/subscribe.html",
@@ -186,7 +70,7 @@ def _form_page(form: SubscribeForm, *, error: HavenError | None = None, status: 
             error=message,
             error_field=field,
             max_places=MAX_LOCATIONS_PER_SUBSCRIBER,
-            strings=_strings(),
+            strings=page_text.script_strings(),
         ),
         status,
     )
@@ -228,9 +112,9 @@ def send_code() -> Page:
 def _verify_page(
     pending: tokens.Pending, *, error: HavenError | None = None, status: int = 200
 ) -> Page:
-    message = _error_message(error) if error is not None else None
+    message = page_text.error_message(error) if error is not None else None
     if error is not None and error.code == "forged":
-        message = _forged()
+        message = page_text.forged()
     # After these, this code can never work: the page offers a new one instead of retrying.
     dead = error is not None and error.code in {"code_locked", "code_expired", "code_used"}
     return (
@@ -277,6 +161,110 @@ def verify() -> Page:
         ),
         200,
     )
+
+
+# Unsubscribing: a number, then the code texted to it if it gets alerts (unsubscribe.py).
+# Every page here is the same whether or not the number gets alerts.
+
+
+def _unsubscribe_page(
+    phone: str = "", *, error: HavenError | None = None, status: int = 200
+) -> Page:
+    message = page_text.error_message(error, unsubscribing=True) if error is not None else None
+    if error is not None and error.code == "forged":
+        message = page_text.forged()
+    return (
+        render_template(
+            "alerts/unsubscribe.html",
+            phone=phone,
+            form_token=tokens.form_token(_secret()),
+            error=message,
+            error_field=page_text.ERROR_FIELDS.get(error.code) if error is not None else None,
+        ),
+        status,
+    )
+
+
+@bp.get("/unsubscribe")
+def unsubscribe_form() -> Page:
+    """The unsubscribe form: a mobile number."""
+    return _unsubscribe_page()
+
+
+@bp.post("/unsubscribe")
+def unsubscribe_send_code() -> Page:
+    """Check the number and, if it gets alerts, text it a code; the page to type it in."""
+    typed = request.form.get("phone", "")[:MAX_FIELD].strip()
+    if not _form_is_genuine():
+        return _unsubscribe_page(typed, error=HavenError("forged", code="forged"), status=400)
+    try:
+        pending = unsubscribe.request_code(
+            phone=verification.read_phone(typed),
+            client=wiring.client(),
+            throttle=get_throttle(),
+            limits=wiring.limits(),
+            sms=wiring.sms_provider(),
+            background=wiring.background(),
+        )
+    except HavenError as error:
+        return _unsubscribe_page(typed, error=error, status=error.status)
+    return _unsubscribe_verify_page(pending)
+
+
+def _unsubscribe_verify_page(
+    pending: tokens.PendingUnsubscribe | None,
+    *,
+    error: HavenError | None = None,
+    status: int = 200,
+) -> Page:
+    message = page_text.error_message(error, unsubscribing=True) if error is not None else None
+    if error is not None and error.code == "forged":
+        message = page_text.forged()
+    # After these, this code can never work: the page offers a new one instead of retrying.
+    dead = error is not None and error.code in {"code_locked", "code_expired", "code_used"}
+    return (
+        render_template(
+            "alerts/unsubscribe_verify.html",
+            pending_token=(
+                tokens.unsubscribe_token(_secret(), pending) if pending is not None else None
+            ),
+            form_token=tokens.form_token(_secret()),
+            digits=pending.phone_hint if pending is not None else "",
+            minutes=verification.CODE_MINUTES,
+            error=message,
+            dead=dead or pending is None,
+        ),
+        status,
+    )
+
+
+@bp.get("/unsubscribe/verify")
+def unsubscribe_verify_start_again() -> Page:
+    """Without the form's state there is nothing to confirm: start again."""
+    return _unsubscribe_verify_page(None)
+
+
+@bp.post("/unsubscribe/verify")
+def unsubscribe_verify() -> Page:
+    """Check the code; if right, the number gets no more alerts, for any place."""
+    pending = tokens.read_unsubscribe_token(_secret(), request.form.get("pending", ""))
+    if pending is None:
+        return _unsubscribe_verify_page(None, status=400)
+    if not _form_is_genuine():
+        return _unsubscribe_verify_page(
+            pending, error=HavenError("forged", code="forged"), status=400
+        )
+    try:
+        unsubscribe.confirm(
+            session=get_session(),
+            pending=pending,
+            code=request.form.get("code", "")[:50],
+            throttle=get_throttle(),
+            sms=wiring.sms_provider(),
+        )
+    except HavenError as error:
+        return _unsubscribe_verify_page(pending, error=error, status=error.status)
+    return render_template("alerts/unsubscribe_done.html"), 200
 
 
 # Channels: confirm and stop links (GET shows a button; only the POST acts, so link

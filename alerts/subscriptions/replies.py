@@ -2,7 +2,8 @@
 
 The texts live in templates/sms/replies/<name>.txt, one translated sentence block each. A
 reply is rendered with Babel forced to the subscriber's language, whatever language the request
-itself would negotiate; a message its catalog lacks falls back to English.
+itself would negotiate; a message its catalog lacks falls back to English. Rendering needs an app
+context, not a request: replies are also sent from background threads.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from babel.lists import format_list
-from flask import render_template
+from flask import current_app
 from flask_babel import force_locale, get_locale
 
 from geo.locations import Location
@@ -53,8 +54,8 @@ def render(reply: Reply) -> str:
     """The text of `reply` in its language, on one line."""
     language = ALL.get(reply.language, ALL[DEFAULT_LANGUAGE])
     with force_locale(language.catalog):
-        text = render_template(
-            f"sms/replies/{reply.template}.txt",
+        # The template alone, without the request's context processors.
+        text = current_app.jinja_env.get_template(f"sms/replies/{reply.template}.txt").render(
             places=format_places(reply.places),
             url=get_settings().public_url.rstrip("/") + SUBSCRIBE_PATH,
             **reply.values,

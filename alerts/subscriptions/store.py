@@ -116,6 +116,18 @@ def get_verification(
     return session.scalar(_locked(query) if for_update else query)
 
 
+def get_newest_verification(*, session: Session, phone: str) -> Verification | None:
+    """The most recent one-time code of the subscriber with this E.164 number, used or not
+    (only the newest can work); None if there is none. One query, whatever the number."""
+    return session.scalar(
+        select(Verification)
+        .join(Subscriber, Subscriber.id == Verification.subscriber_id)
+        .where(Subscriber.phone == phone)
+        .order_by(Verification.id.desc())
+        .limit(1)
+    )
+
+
 def retire_verifications(*, session: Session, subscriber_id: int, at: datetime.datetime) -> None:
     """Mark every unused code of a subscriber used, so that only the newest one works."""
     session.execute(

@@ -1,4 +1,5 @@
-"""Tokens: signed form tokens against cross-site posts, pending web subscriptions, channel links.
+"""Tokens: signed form tokens against cross-site posts, pending web subscriptions and
+unsubscriptions, channel links.
 
 Signed tokens (itsdangerous, keyed by HAVEN_SECRET_KEY) need no storage, so the subscription
 pages set no cookie. They stop working when the key changes: production must set one stable
@@ -9,6 +10,7 @@ the exception: it is random, and only its hash is stored.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import secrets
 from typing import Any
 
@@ -20,6 +22,7 @@ from haven.auth import hash_secret
 FORM_SALT = "haven.subscriptions.form"
 PENDING_SALT = "haven.subscriptions.pending"
 STOP_SALT = "haven.subscriptions.channel-stop"
+UNSUBSCRIBE_SALT = "haven.subscriptions.unsubscribe"
 # A form may sit open a while before it is sent; a pending subscription outlives its code.
 FORM_MAX_AGE = 2 * 3600
 PENDING_MAX_AGE = 30 * 60
@@ -73,6 +76,46 @@ def read_pending_token(secret: str, token: str) -> Pending | None:
         )
         return Pending(int(payload["v"]), places, str(payload["l"]), str(payload["h"]))
     except (BadData, KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingUnsubscribe:
+    """A web unsubscription waiting for its code: the number (E.164), this request's own
+    random id (its tries are counted under it), and when the code was asked for.
+
+    It says nothing about whether the number gets alerts: every number typed gets one."""
+
+    phone: str
+    request_id: str
+    asked_at: datetime.datetime
+
+    @property
+    def phone_hint(self) -> str:
+        """The last digits of the number, to remind the person which number it was."""
+        return self.phone[-4:]
+
+
+def unsubscribe_token(secret: str, pending: PendingUnsubscribe) -> str:
+    """The pending unsubscription, signed (not encrypted: it holds the number the person
+    typed, and goes back only to them), for the code form's hidden field."""
+    payload = {
+        "p": pending.phone,
+        "r": pending.request_id,
+        "t": int(pending.asked_at.timestamp()),
+    }
+    return URLSafeTimedSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(payload)
+
+
+def read_unsubscribe_token(secret: str, token: str) -> PendingUnsubscribe | None:
+    """The pending unsubscription a token holds, or None if it is not Haven's or too old."""
+    try:
+        payload: Any = URLSafeTimedSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(
+            token, max_age=PENDING_MAX_AGE
+        )
+        asked_at = datetime.datetime.fromtimestamp(int(payload["t"]), datetime.UTC)
+        return PendingUnsubscribe(str(payload["p"]), str(payload["r"]), asked_at)
+    except (BadData, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
 
 

@@ -40,6 +40,10 @@ CODE_ATTEMPTS = 5
 # Phone numbers the web form sends codes to: the US and its territories. Codes cost money per
 # message, and SMS pumping fraud targets premium numbers abroad; Haven's alerts are US-only.
 SMS_REGIONS = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
+# The flood limits' counters: codes to subscribe and codes to unsubscribe (unsubscribe.py)
+# share them, so that no door adds to the texts one number or one client can cause.
+CODE_PER_CLIENT_SCOPE = "subscribe-code-client"
+CODE_PER_PHONE_SCOPE = "subscribe-code-phone"
 
 # Codes have only 20 bits, so the hash is slow (OWASP's Argon2id minimum) and guessing online
 # is capped at CODE_ATTEMPTS per code and a few codes per hour per number.
@@ -79,18 +83,25 @@ class SmsNotSent(HavenError):
     code = "sms_not_sent"
 
 
+def read_phone(text: str) -> str:
+    """A typed mobile number as E.164, or InvalidInput (code phone): a valid number of the US
+    or a US territory, the only numbers the web pages text codes to."""
+    try:
+        phone = to_e164(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="phone") from exc
+    if phonenumbers.region_code_for_number(phonenumbers.parse(phone)) not in SMS_REGIONS:
+        raise InvalidInput("This is not a US number.", code="phone")
+    return phone
+
+
 def read_form(form: SubscribeForm) -> tuple[str, list[Location], str]:
     """The form's phone number (E.164), places and language, or InvalidInput naming the field.
 
     Error codes: phone, places_missing, too_many_places, unknown_zip, bad_zip, bad_point,
     language.
     """
-    try:
-        phone = to_e164(form.phone)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), code="phone") from exc
-    if phonenumbers.region_code_for_number(phonenumbers.parse(phone)) not in SMS_REGIONS:
-        raise InvalidInput(f"{phone} is not a US number", code="phone")
+    phone = read_phone(form.phone)
     places: list[Location] = []
     for word in keywords.split_words(form.zips):
         match = keywords.ZIP_RE.fullmatch(word)
@@ -120,8 +131,14 @@ def read_form(form: SubscribeForm) -> tuple[str, list[Location], str]:
     return phone, unique, form.language
 
 
-def _new_code() -> str:
+def new_code() -> str:
+    """A fresh one-time code of CODE_DIGITS digits."""
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def hash_code(code: str) -> str:
+    """The stored form of a one-time code: its slow hash."""
+    return _codes.hash(code)
 
 
 def request_code(
@@ -144,14 +161,14 @@ def request_code(
     service.spend(
         throttle,
         limits.code_per_client,
-        scope="subscribe-code-client",
+        scope=CODE_PER_CLIENT_SCOPE,
         subject=client,
         per="client",
     )
     service.spend(
-        throttle, limits.code_per_phone, scope="subscribe-code-phone", subject=phone, per="phone"
+        throttle, limits.code_per_phone, scope=CODE_PER_PHONE_SCOPE, subject=phone, per="phone"
     )
-    code = _new_code()
+    code = new_code()
     now = utcnow()
 
     def run() -> int:
@@ -163,7 +180,7 @@ def request_code(
             verification = store.add_verification(
                 session=session,
                 subscriber_id=subscriber.id,
-                code_hash=_codes.hash(code),
+                code_hash=hash_code(code),
                 expires_at=now + datetime.timedelta(minutes=CODE_MINUTES),
             )
         return verification.id
@@ -196,7 +213,9 @@ class Subscribed:
     language: str
 
 
-def _check_code(code_hash: str, code: str) -> bool:
+def check_code(code_hash: str, code: str) -> bool:
+    """Whether `code` (spaces and other non-digits ignored) is the one `code_hash` holds.
+    An empty hash is checked against a dummy one, so that it takes as long, and is False."""
     digits = "".join(c for c in code if c.isdigit())
     try:
         return _codes.verify(code_hash or _DUMMY_CODE_HASH, digits) and bool(code_hash)
@@ -213,7 +232,7 @@ def verify_code(*, session: Session, pending: Pending, code: str, sms: SmsProvid
     """
     found = store.get_verification(session=session, verification_id=pending.verification_id)
     # The slow hash runs outside the write transaction; the state is checked again inside.
-    right = _check_code(found.code_hash if found else "", code)
+    right = check_code(found.code_hash if found else "", code)
     now = utcnow()
     outcome: HavenError | Subscribed
     with write(session):

@@ -63,7 +63,9 @@ function locate() {
       // About 100 metres: enough to match alerts, no finer than needed.
       row.querySelector('input[name="lat"]').value = position.coords.latitude.toFixed(3);
       row.querySelector('input[name="lon"]').value = position.coords.longitude.toFixed(3);
-      say(strings.located);
+      // Names the point it filled in ("Point 2"), as its legend does: where that is on the
+      // page depends on the screen, so no "above" or "below".
+      say(format(strings.located, { num: Number(row.dataset.index) + 1 }));
       row.querySelector('input[name="lat"]').focus();
     },
     (error) => say(error.code === error.PERMISSION_DENIED ? strings.denied : strings.unavailable),

@@ -14,6 +14,9 @@ const $ = (id) => document.getElementById(id);
 const app = $("app");
 const maxHashes = Number(app.dataset.maxHashes) || 100;
 const minQuality = Math.max(MIN_MATCHABLE_QUALITY, Number(app.dataset.minQuality) || 0);
+// The server's limits on video fingerprints (HAVEN_VPDQ_MAX_FRAMES, HAVEN_CASE_MAX_VPDQ_BYTES).
+const maxVpdqFrames = Number(app.dataset.maxVpdqFrames) || 3600;
+const maxVpdqBytes = Number(app.dataset.maxVpdqBytes) || 1024 * 1024;
 const THUMB = 112; // canvas pixels; shown at 56 CSS pixels
 
 const items = []; // {id, file, media, state, result, controller, row}
@@ -101,7 +104,10 @@ function removeItem(item, { focusNext = false } = {}) {
 
 // What will be sent
 
-/** The hashes to send: MD5 of every file; PDQ (with its quality) of every matchable image. */
+/**
+ * The hashes to send: MD5 of every file; PDQ (with its quality) of every matchable image;
+ * vPDQ of every video that has one worth sending (videoProblem).
+ */
 function payload() {
   const hashes = [];
   for (const { state, result } of items) {
@@ -110,8 +116,36 @@ function payload() {
     if (result.media === "image" && result.pdq && result.quality >= minQuality) {
       hashes.push({ media: "image", algorithm: "pdq", value: result.pdq, quality: result.quality });
     }
+    if (result.media === "video" && !videoProblem(result)) {
+      hashes.push({ media: "video", algorithm: "vpdq", value: vpdqSignal(result.vpdq) });
+    }
   }
   return hashes;
+}
+
+/**
+ * A video fingerprint as it is sent: the signal string platforms' vPDQ tools read, a JSON
+ * array of "<pdq hex>,<quality>,<seconds to 3 decimals>", one string per hashed frame.
+ */
+function vpdqSignal(frames) {
+  return JSON.stringify(frames.map((f) => `${f.pdq},${f.quality},${f.timestamp.toFixed(3)}`));
+}
+
+/**
+ * The size of the case's video fingerprints as the server counts it: in its canonical
+ * spelling, which has ", " between frames where JSON.stringify writes ",".
+ */
+function vpdqBytes(hashes) {
+  const vpdqs = hashes.filter((hash) => hash.algorithm === "vpdq");
+  return vpdqs.reduce((sum, hash) => sum + hash.value.length + JSON.parse(hash.value).length - 1, 0);
+}
+
+/** Why a video's fingerprint is not sent (the note its row shows), or null when it is sent. */
+function videoProblem(result) {
+  if (!result.vpdq?.length) return t("video_undecodable");
+  if (result.vpdq.length > maxVpdqFrames) return t("video_too_long");
+  if (!result.vpdq.some((frame) => frame.quality >= minQuality)) return t("video_weak");
+  return null;
 }
 
 /**
@@ -138,10 +172,11 @@ function update() {
   const hashes = payload();
   const working = items.filter((item) => item.state === "queued" || item.state === "hashing").length;
   const tooMany = hashes.length > maxHashes;
+  const tooMuchVideo = vpdqBytes(hashes) > maxVpdqBytes;
   $("step-review").hidden = items.length === 0;
   showPayload(hashes);
-  $("send").disabled = sending || working > 0 || tooMany || hashes.length === 0;
-  $("send-error").textContent = tooMany ? t("too_many") : "";
+  $("send").disabled = sending || working > 0 || tooMany || tooMuchVideo || hashes.length === 0;
+  $("send-error").textContent = tooMany ? t("too_many") : tooMuchVideo ? t("too_much_video") : "";
   for (const node of $("choose-label").querySelectorAll(".when-empty")) node.hidden = items.length > 0;
   for (const node of $("choose-label").querySelectorAll(".when-some")) node.hidden = items.length === 0;
   if (sending) {
@@ -190,15 +225,21 @@ function buildRow(item) {
 }
 
 function showItem(item) {
-  const { state, progress, note, li } = item.row;
+  const { state, progress, note, li, remove } = item.row;
   const result = item.result;
   progress.hidden = item.state !== "hashing" && item.state !== "queued";
   state.textContent = item.state === "done" ? t("ready") : progress.hidden ? "" : t("hashing");
+  // While a file is being fingerprinted (a long video takes minutes), its button stops that.
+  remove.textContent = progress.hidden ? t("remove") : t("cancel");
+  const name = item.file.name;
+  remove.setAttribute("aria-label", progress.hidden ? t("remove_named", { name }) : t("cancel_named", { name }));
   li.classList.toggle("file-problem", item.state === "unsupported" || item.state === "failed");
+  const videoNote = item.state === "done" && result.media === "video" ? videoProblem(result) : null;
   if (item.state === "unsupported") note.textContent = t("unsupported");
   else if (item.state === "failed") note.textContent = t("failed");
   else if (item.state === "done" && result.media === "image" && !result.pdq) note.textContent = t("undecodable");
   else if (item.state === "done" && result.media === "image" && result.quality < minQuality) note.textContent = t("weak");
+  else if (videoNote) note.textContent = videoNote;
   else note.textContent = "";
 }
 

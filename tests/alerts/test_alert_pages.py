@@ -214,7 +214,9 @@ def test_an_update_cancellation_or_expiry_shows_at_once_in_every_cached_view(
     assert "This alert has been cancelled." in cancelled[f"/alerts/{alert['id']}"]
     assert "<msgType>Cancel</msgType>" in cancelled[f"/alerts/{alert['id']}.cap"]
     assert "Ann Roe" not in cancelled["/alerts"]
-    assert "Ann Roe" not in cancelled["/alerts/feed.atom"]
+    # The feed keeps the cancellation for aggregators to withdraw the alert (test_atom.py).
+    assert "Cancelled: AMBER Alert: Ann Roe" in cancelled["/alerts/feed.atom"]
+    assert f"urn:haven:alert:{alert['id']}:v3" in cancelled["/alerts/feed.atom"]
 
     other = send(client, officers)
     assert "Jane Doe" in public_views(client, other["id"])["/alerts"]
@@ -228,3 +230,4 @@ def test_an_update_cancellation_or_expiry_shows_at_once_in_every_cached_view(
     expired = public_views(client, other["id"])
     assert "This alert has ended." in expired[f"/alerts/{other['id']}"]
     assert "Jane Doe" not in expired["/alerts"]
+    assert "Jane Doe" not in expired["/alerts/feed.atom"]  # an expired alert leaves the feed

@@ -78,6 +78,24 @@ def test_a_draft_is_stored_with_its_content(client: FlaskClient, officers: dict[
     assert fetched.json == alert
 
 
+def test_a_direction_of_travel_is_optional_and_stored_trimmed(
+    client: FlaskClient, officers: dict[str, str]
+) -> None:
+    given = {"place": "Millennium Park", "direction": "  north on I-94\n"}
+    alert = draft(client, officers["drafter"], last_seen=given)
+    assert alert["content"]["last_seen"]["direction"] == "north on I-94"
+    fetched = client.get(f"{ALERTS}/{alert['id']}", headers=bearer(officers["drafter"]))
+    assert fetched.json["content"]["last_seen"]["direction"] == "north on I-94"
+    longest = draft(client, officers["drafter"], last_seen={"direction": "n" * 120})
+    assert longest["content"]["last_seen"] == {"at": None, "place": None, "direction": "n" * 120}
+    without = draft(client, officers["drafter"])
+    assert without["content"]["last_seen"]["direction"] is None
+    moved = {"last_seen": {"place": "Navy Pier", "direction": "south"}}
+    updated = act(client, officers["drafter"], without["id"], "update", moved)
+    assert updated.status_code == 200, updated.json
+    assert updated.json["content"]["last_seen"]["direction"] == "south"
+
+
 def square(*, lon: float = -87.9) -> dict[str, Any]:
     """A GeoJSON Polygon in Cook County whose first (and last) corner is at `lon`."""
     ring = [[lon, 41.7], [-87.6, 41.7], [-87.6, 42.0], [-87.9, 42.0], [lon, 41.7]]
@@ -111,6 +129,10 @@ def in_hours(hours: float) -> str:
         ({"contact_phone": "call me"}, "contact_phone"),
         ({"texts": {"xx": "hello"}}, "unsupported language"),
         ({"vehicle": {"plate": "ABC1234", "plate_state": "ZZ"}}, "plate_state"),
+        ({"last_seen": {"direction": ""}}, "last_seen.direction"),
+        ({"last_seen": {"direction": " \n\t "}}, "last_seen.direction"),
+        ({"last_seen": {"direction": "n" * 121}}, "last_seen.direction"),
+        ({"last_seen": {"direction": 90}}, "last_seen.direction"),
         ({"status": "Real"}, "status"),
         ({"colour": "red"}, "colour"),
         ({"areas": [{"same": ""}]}, "areas.0: Value error, the same is empty"),
@@ -537,6 +559,7 @@ def test_the_largest_id_the_database_holds_is_looked_up(
         ({"children": [{"name": "Jane\x00Doe"}]}, "children.0.name"),
         ({"texts": {"en": "Call 911\x00"}}, "texts.en"),
         ({"last_seen": {"place": "\x00"}}, "last_seen.place"),
+        ({"last_seen": {"direction": "north\x00"}}, "last_seen.direction"),
         ({"areas": [{"geojson": {"type\x00": "Polygon"}}]}, "areas.0.geojson.type"),
     ],
 )

@@ -308,7 +308,7 @@ def test_an_ipaws_amber_alert_becomes_a_draft_with_skipped_codes_listed() -> Non
     assert_valid_alert_in(draft)
 
 
-def test_haven_own_cap_becomes_a_valid_draft_in_every_language() -> None:
+def test_a_bare_cap_message_without_haven_parameters_becomes_a_draft_in_every_language() -> None:
     sent = dt.datetime(2026, 11, 22, 12, 30, tzinfo=dt.UTC)
     info = {
         "expires": sent + dt.timedelta(hours=6),

@@ -17,11 +17,11 @@ from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.sms import DROP_ORDER, Segments, render_channel, render_sms, segments
+from alerts.sms import DROP_ORDER, LRI, PDI, Segments, render_channel, render_sms, segments
 from haven import i18n
 from haven.app import create_app
 from tests.conftest import make_settings
-from tests.factories import draft_body
+from tests.factories import catalog_text, draft_body
 
 ROOT = Path(__file__).parents[2]
 LINK = "https://haven.example.org/a/42"
@@ -270,6 +270,24 @@ def test_a_long_alert_drops_optional_parts_one_by_one_in_the_documented_order() 
 
 
 @pytest.mark.usefixtures("context")
+def test_the_direction_of_travel_follows_the_place_and_is_left_out_with_it() -> None:
+    sighting = {"place": "Millennium Park, Chicago", "direction": "north on I-94"}
+    alert = content(last_seen=sighting)
+    assert "Last seen: Millennium Park, Chicago\nHeading: north on I-94\n" in sms(alert, budget=3)
+    heading = catalog_text("es", "Heading: %(direction)s")
+    assert f"{heading} north on I-94" in sms(alert, "es", budget=3)
+    moved = content(last_seen=sighting | {"direction": "south on I-94"})
+    assert "Heading: south on I-94" in sms(moved, kind="update", previous_content=alert)
+    retold = content(last_seen=sighting, texts={"en": "New photo at the link."})
+    assert "Heading" not in sms(retold, kind="update", previous_content=alert)
+    long = long_alert()
+    long["last_seen"]["direction"] = "HEADING north"
+    for budget in range(8, 0, -1):
+        text = sms(long, budget=budget)
+        assert ("HEADING" in text) == ("PLACE" in text), budget
+
+
+@pytest.mark.usefixtures("context")
 def test_with_one_segment_the_other_children_become_a_count() -> None:
     alert = long_alert()
     alert["children"].append({"name": "Jim Doe", "age": 3})
@@ -381,12 +399,25 @@ REALISTIC = content(
 )
 
 
+# Where the parts that are never left out no longer fit the default budget: an update to
+# this alert in these right-to-left languages is the header, the child, the plate, the call
+# line and the link alone (133 to 134 of 134 UCS-2 units), and the isolates that keep the
+# number in order add 2 units (docs/sms.md, "Right to left").
+OVER_BUDGET = {("update", "ar"), ("update", "ckb"), ("update", "ur")}
+
+
 @pytest.mark.usefixtures("context")
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 @pytest.mark.parametrize("kind", ["alert", "update", "cancel"])
 def test_every_language_fits_the_default_budget(language: str, kind: str) -> None:
     text = sms(REALISTIC, language, kind=kind, cancel_reason="child_found")
-    assert segments(text).count <= 2, text
+    if (kind, language) in OVER_BUDGET:
+        assert segments(text) == Segments("UCS-2", segments(text).units, 3), text
+        assert segments(text).units - 134 <= 2  # only the isolates are over
+        assert f"{LRI}+15595551234{PDI}" in text
+        assert all(part not in text for part in ("Carlos", "Elm St", "Toyota"))
+    else:
+        assert segments(text).count <= 2, text
     assert text.endswith(LINK)
     if kind != "cancel":
         assert "CA 7ABC123" in text
@@ -431,6 +462,7 @@ ARABIC = {
     "Suspect: %(name)s, %(description)s": "المشتبه به: %(name)s، %(description)s",
     "Suspect: %(suspect)s": "المشتبه به: %(suspect)s",
     "Last seen: %(place)s": "شوهد آخر مرة: %(place)s",
+    "Heading: %(direction)s": "الاتجاه: %(direction)s",
     "Call 911 or %(phone)s": "اتصل بـ 911 أو %(phone)s",
     "CANCELLED: child found. AMBER Alert for %(names)s (%(agency)s) has ended. Thank you.": (
         "أُلغي: عُثر على الطفل. انتهى إنذار أمبر بشأن %(names)s (%(agency)s). شكرًا لكم."
@@ -523,3 +555,51 @@ def test_rendering_does_not_change_the_alert_content() -> None:
     before = copy.deepcopy(alert)
     sms(alert, budget=1)
     assert alert == before
+
+
+# Right to left: a phone number keeps its order ("+15595551234", never "15595551234+").
+
+
+@pytest.mark.usefixtures("context")
+@pytest.mark.parametrize("language", ["ar", "ckb", "ur"])
+def test_a_right_to_left_message_isolates_the_phone_number_and_counts_the_isolates(
+    language: str,
+) -> None:
+    text = sms(REALISTIC, language, budget=3)
+    assert f"{LRI}+15595551234{PDI}" in text
+    counted = segments(text)
+    assert counted == reference_segments(text)
+    assert counted.encoding == "UCS-2"
+    assert counted.units == len(text.encode("utf-16-le")) // 2  # one unit per isolate
+    _, body = render_channel(
+        alert_content=REALISTIC, kind="alert", agency="Chicago PD", language=language, link=LINK
+    )
+    assert f"{LRI}+15595551234{PDI}" in body
+
+
+@pytest.mark.usefixtures("context")
+@pytest.mark.parametrize("language", ["en", "es", "zh", "vi"])
+def test_a_left_to_right_message_has_no_isolates(language: str) -> None:
+    text = sms(REALISTIC, language, budget=3)
+    assert LRI not in text
+    assert PDI not in text
+    assert "+15595551234" in text
+    if language in ("en", "es"):
+        assert segments(text).encoding == "GSM-7"
+
+
+@pytest.mark.usefixtures("context")
+def test_a_plate_is_isolated_in_arabic_only_when_it_starts_with_a_digit() -> None:
+    with_state = sms(REALISTIC, "ar", budget=3)
+    assert "CA 7ABC123" in with_state
+    assert f"{LRI}CA" not in with_state  # a letter first: it reads left to right as it is
+    no_state = {**REALISTIC, "vehicle": {**REALISTIC["vehicle"], "plate_state": None}}
+    assert f"{LRI}7ABC123{PDI}" in sms(no_state, "ar", budget=3)
+
+
+@pytest.mark.usefixtures("translated_app")
+def test_an_untranslated_right_to_left_message_is_latin_and_stays_gsm_without_isolates() -> None:
+    text = sms(REALISTIC, "ur")  # the test catalogs have no Urdu: Haven's English labels
+    assert text.startswith("AMBER Alert (Chicago PD)\n")
+    assert LRI not in text
+    assert segments(text).encoding == "GSM-7"

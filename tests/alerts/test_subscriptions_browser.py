@@ -1,10 +1,12 @@
-"""The subscription form in a real browser: right to left in Arabic, usable by keyboard alone,
-no request anywhere but Haven, nothing refused by the page's Content-Security-Policy."""
+"""The subscription and unsubscribe forms in a real browser: right to left in Arabic, usable by
+keyboard alone, no request anywhere but Haven, nothing refused by the page's
+Content-Security-Policy."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +16,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from alerts.models import Subscriber
+from alerts.subscriptions import service
 from haven.db import get_session
 from tests.browser import REPO
+from tests.factories import catalog_text
 from tests.fakes.twilio_server import FakeTwilio
 
 pytestmark = [
@@ -158,7 +162,7 @@ def test_points_are_added_by_keyboard_and_errors_take_the_focus(context: Browser
     check_page(page)
 
 
-def test_use_my_current_location_fills_in_a_point(
+def test_use_my_current_location_fills_in_a_point_and_says_which(
     context: BrowserContext, live_server: str
 ) -> None:
     page = context.new_page()
@@ -168,6 +172,78 @@ def test_use_my_current_location_fills_in_a_point(
     context.grant_permissions(["geolocation"], origin=live_server)
     context.set_geolocation({"latitude": 41.878113, "longitude": -87.629799})
     page.locator("details.points summary").click()
+    hint = page.locator("#locate-hint")
+    expect(hint).to_be_visible()
+    assert catalog_text("ar", "Your browser asks you first. Your location fills in the") in (
+        hint.inner_text()
+    )
+    located = page.evaluate("JSON.parse(document.getElementById('i18n-strings').textContent)")[
+        "located"
+    ]
     page.locator("#locate").click()
     expect(page.locator("#lat-0")).to_have_value("41.878")
     expect(page.locator("#lon-0")).to_have_value("-87.630")
+    # The status names the point it filled in, as that point's legend does.
+    status = page.locator("#locate-status")
+    expect(status).to_have_text(located.replace("%(num)s", "1"))
+    assert "1" in page.locator("fieldset.point legend").first.inner_text()
+    # With the first point taken, the location goes into a new point, and says so.
+    page.locator("#locate").click()
+    expect(page.locator("#lat-1")).to_have_value("41.878")
+    expect(status).to_have_text(located.replace("%(num)s", "2"))
+    assert "2" in page.locator("fieldset.point legend").nth(1).inner_text()
+
+
+def test_the_number_to_text_join_reads_left_to_right_and_opens_messages(
+    context: BrowserContext,
+) -> None:
+    page = context.new_page()
+    page.goto("/alerts/subscribe")
+    number = page.locator("#join-by-text bdi")
+    expect(number).to_have_text("(500) 555-0006")
+    assert number.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert number.locator("a").get_attribute("href") == "sms:+15005550006"
+    # Inside a right-to-left sentence: the paragraph itself stays right to left.
+    assert page.locator("#join-by-text").evaluate("e => getComputedStyle(e).direction") == "rtl"
+
+
+def wait_for_code(fake: FakeTwilio, phone: str) -> str:
+    """The code texted to `phone`, once it has come (it is sent after the page)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for message in fake.messages:
+            match = re.match(r"(\d{6})\b", message.body)
+            if message.to == phone and match:
+                return match[1]
+        time.sleep(0.05)
+    raise AssertionError(f"no code was texted to {phone}")
+
+
+def test_unsubscribing_in_arabic_works_by_keyboard_alone(
+    context: BrowserContext, app: Flask, fake_twilio: FakeTwilio
+) -> None:
+    with app.app_context():
+        service.join(session=get_session(), phone="+13125550101", zips=["60601", "60614"])
+    page = context.new_page()
+    page.goto("/alerts/subscribe")
+    page.locator("#unsubscribe-link").click()
+    expect(page.locator("#unsubscribe")).to_be_visible()
+    check_page(page)
+    tab_to(page, "phone")
+    page.keyboard.type("(312) 555-0101")
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#code")).to_be_focused()
+    check_page(page)
+    page.keyboard.type(wait_for_code(fake_twilio, "+13125550101"))
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#done-title")).to_be_visible()
+    check_page(page)
+    with app.app_context():
+        subscriber = get_session().scalar(select(Subscriber))
+        assert subscriber is not None
+        assert subscriber.status == "opted_out"
+    assert context.cookies() == [c for c in context.cookies() if c["name"] == "lang"], (
+        "no cookie but the language"
+    )

@@ -9,6 +9,7 @@ import datetime
 import logging
 import re
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import apprise
@@ -18,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from alerts.models import Channel, Delivery, Subscriber, SubscriberLocation
-from alerts.providers import SendResult
+from alerts.providers import Attachment, SendResult
 from alerts.subscriptions.channels import (
     MAX_CONNECT_SECONDS,
     MAX_READ_SECONDS,
@@ -403,7 +404,9 @@ class RecordingChannels:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 
-    def notify(self, *, url: str, title: str, body: str) -> SendResult:
+    def notify(
+        self, *, url: str, title: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> SendResult:
         self.sent.append((url, title, body))
         return SendResult("accepted", status="sent")
 

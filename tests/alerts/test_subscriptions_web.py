@@ -1,9 +1,13 @@
 """Subscribing on the web: a plain form, a one-time code by SMS (through the twilio client and
-FakeTwilio), then the code. Pending people are never in the audience."""
+FakeTwilio), then the code. Pending people are never in the audience. The pages name the number
+to text JOIN to, as configured, or say nothing of it."""
 
 from __future__ import annotations
 
 import datetime
+import html as html_module
+import json
+import logging
 import re
 from typing import Any
 
@@ -14,19 +18,31 @@ from sqlalchemy import select, update
 
 from alerts.models import Subscriber, SubscriberLocation, Verification
 from haven.db import get_session, write
+from haven.i18n import LANGUAGES
+from haven.settings import Settings
+from tests.conftest import make_settings
 from tests.factories import audience_count, catalog_text
 from tests.fakes.twilio_server import FakeTwilio
 
 PHONE = "+13125550101"
 HAVEN_NUMBER = "+15005550006"
 STOPPED = "+13125550199"  # Twilio refuses it with 21610: it texted STOP
+# How the pages show HAVEN_NUMBER: a tappable sms: link, isolated left to right.
+HAVEN_NUMBER_LINK = (
+    '<bdi dir="ltr" class="sms-number"><a href="sms:+15005550006">(500) 555-0006</a></bdi>'
+)
+NO_TWILIO = {"twilio_account_sid": None, "twilio_auth_token": None, "twilio_from_number": None}
 
 
 @pytest.fixture
-def settings_overrides(fake_twilio: FakeTwilio) -> dict[str, object]:
+def settings_overrides(
+    request: pytest.FixtureRequest, fake_twilio: FakeTwilio
+) -> dict[str, object]:
+    """Twilio is the loopback fake; a test may change settings with indirect parametrization."""
     fake_twilio.error_for[STOPPED] = 21610
     return {
         **fake_twilio.settings(from_number=HAVEN_NUMBER),
+        **getattr(request, "param", {}),
     }
 
 
@@ -281,12 +297,152 @@ def test_add_another_point_works_without_javascript(client: FlaskClient) -> None
     assert 'value="41.88"' in html
 
 
-def test_a_number_that_texted_stop_is_told_to_text_start(
+def test_a_number_that_texted_stop_is_told_where_to_text_start(
     app: Flask, client: FlaskClient, fake_twilio: FakeTwilio
 ) -> None:
     page = ask_for_code(client, phone=STOPPED)
     assert page.status_code == 502
-    assert "text START to Haven first" in page.get_data(as_text=True)
+    assert f"text START to {HAVEN_NUMBER_LINK} first." in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"twilio_from_number": None, "twilio_messaging_service_sid": "MG" + "0" * 32}],
+    indirect=True,
+)
+def test_without_a_number_to_name_a_stopped_number_is_told_to_reply_start(
+    client: FlaskClient, fake_twilio: FakeTwilio
+) -> None:
+    page = ask_for_code(client, phone=STOPPED)
+    assert page.status_code == 502
+    html = page.get_data(as_text=True)
+    assert "reply START to any of its messages first." in html
+    assert "sms:" not in html
+
+
+# The number to text JOIN to
+
+
+def join_sentence(html: str) -> str | None:
+    """The page's paragraph that says where to text JOIN, or None."""
+    match = re.search(r'<p id="join-by-text">(.*?)</p>', html, re.S)
+    return match[1] if match else None
+
+
+def test_the_subscribe_page_names_the_number_to_text_join_as_a_link(
+    client: FlaskClient,
+) -> None:
+    sentence = join_sentence(client.get("/alerts/subscribe").get_data(as_text=True))
+    assert sentence == (
+        "You can also subscribe by text message: send JOIN and your ZIP code to "
+        f"{HAVEN_NUMBER_LINK}, for example JOIN 60601."
+    )
+
+
+def test_the_page_after_subscribing_names_the_number_to_text_join(
+    client: FlaskClient, fake_twilio: FakeTwilio
+) -> None:
+    done = enter_code(client, ask_for_code(client), last_code(fake_twilio))
+    sentence = join_sentence(done.get_data(as_text=True))
+    assert sentence is not None
+    assert f"text JOIN and its ZIP code to {HAVEN_NUMBER_LINK}, or fill in" in sentence
+
+
+@pytest.mark.parametrize("settings_overrides", [{"sms_short_code": "72345"}], indirect=True)
+def test_a_short_code_is_named_instead_of_the_from_number(client: FlaskClient) -> None:
+    html = client.get("/alerts/subscribe").get_data(as_text=True)
+    assert '<bdi dir="ltr" class="sms-number"><a href="sms:72345">72345</a></bdi>' in (
+        join_sentence(html) or ""
+    )
+    assert "+15005550006" not in html
+    assert "555-0006" not in html
+
+
+def test_in_arabic_the_number_stays_isolated_left_to_right(client: FlaskClient) -> None:
+    client.set_cookie("lang", "ar")
+    sentence = join_sentence(client.get("/alerts/subscribe").get_data(as_text=True))
+    assert sentence is not None
+    before, _, after = sentence.partition(HAVEN_NUMBER_LINK)
+    assert catalog_text("ar", "You can also subscribe by text message: send JOIN") in (
+        before + after
+    )
+    assert after, "the link is inside the translated sentence"
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [
+        pytest.param(NO_TWILIO, id="sms-to-the-log"),
+        pytest.param(
+            {**NO_TWILIO, "twilio_from_number": HAVEN_NUMBER, "sms_short_code": "72345"},
+            id="numbers-but-no-credentials",
+        ),
+        pytest.param(
+            {"twilio_from_number": None, "twilio_messaging_service_sid": "MG" + "0" * 32},
+            id="messaging-service-only",
+        ),
+    ],
+    indirect=True,
+)
+def test_without_a_number_to_name_the_pages_leave_the_sentence_out(client: FlaskClient) -> None:
+    html = client.get("/alerts/subscribe").get_data(as_text=True)
+    assert join_sentence(html) is None
+    assert "sms:" not in html
+    assert "send JOIN" not in html
+    assert "To stop at any time, reply STOP to any of our text messages." in html
+
+
+@pytest.mark.parametrize("settings_overrides", [NO_TWILIO], indirect=True)
+def test_without_twilio_the_page_after_subscribing_says_to_fill_in_the_form(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="alerts.providers"):
+        page = ask_for_code(client)
+    # SMS go to the log without Twilio: the code is read from there.
+    code = re.search(r"SMS to \+13125550101: (\d{6})", caplog.text)
+    assert code
+    html = enter_code(client, page, code[1]).get_data(as_text=True)
+    assert "You're subscribed" in html
+    assert join_sentence(html) is None
+    assert "To add a place, fill in the form again." in html
+    assert "sms:" not in html
+
+
+def test_a_short_code_must_be_five_or_six_digits(sqlite_database: str) -> None:
+    assert make_settings(sqlite_database, sms_short_code=" 72345 ").sms_short_code == "72345"
+    assert make_settings(sqlite_database, sms_short_code="").sms_short_code is None
+    for bad in ("1234", "1234567", "72-345", "+15005550006"):
+        with pytest.raises(ValueError, match="short code"):
+            Settings(database_url=sqlite_database, sms_short_code=bad)
+
+
+# Hints
+
+
+def script_strings(html: str) -> dict[str, str]:
+    match = re.search(r'<script type="application/json" id="i18n-strings">(.*?)</script>', html)
+    assert match
+    strings: dict[str, str] = json.loads(match[1])
+    return strings
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_location_hints_agree_in_every_language(client: FlaskClient, language: str) -> None:
+    client.set_cookie("lang", language)
+    html = client.get("/alerts/subscribe").get_data(as_text=True)
+    hint = re.search(r'<p class="hint" id="locate-hint" hidden>(.*?)</p>', html)
+    assert hint
+    assert catalog_text(
+        language, "Your browser asks you first. Your location fills in the"
+    ) in html_module.unescape(hint[1])
+    # What the script says once it has filled in a point names that point, as its legend
+    # does ("Point 2"), never a place on the page.
+    located = script_strings(html)["located"]
+    assert "%(num)s" in located
+    assert catalog_text(language, "Your location is filled in as Point") in located
+    if language == "en":
+        for words in (hint[1], located):
+            assert not re.search(r"\b(above|below)\b", words)
 
 
 def test_the_web_form_brings_an_opted_out_number_back_with_its_places(

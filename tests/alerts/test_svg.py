@@ -9,7 +9,7 @@ import pytest
 import shapely
 from defusedxml import ElementTree as ET
 
-from alerts.svg import area_svg
+from alerts.svg import FRAME_MARGIN, MIN_FRAME_DEG, area_map, area_svg, map_frame
 
 SVG = "{http://www.w3.org/2000/svg}"
 DATA = Path(__file__).parents[1] / "data" / "cap"
@@ -102,3 +102,67 @@ def test_an_area_with_thousands_of_vertices_stays_small() -> None:
 def test_nothing_to_draw_is_refused() -> None:
     with pytest.raises(ValueError, match="no area to draw"):
         area_svg([shapely.Point(1, 1), shapely.Polygon()], title="Nothing")
+
+
+def texts(svg: str) -> list[str]:
+    return [element.text or "" for element in ET.fromstring(svg).iter(f"{SVG}text")]
+
+
+def test_places_are_drawn_beneath_the_area_and_named_where_their_names_fit() -> None:
+    area = shapely.box(0.45, 0.45, 0.55, 0.55)
+    big = ("Big County", shapely.box(0.3, 0.3, 0.7, 0.7))
+    sliver = ("Sliver County With A Long Name", shapely.box(0.7, 0.3, 0.71, 0.7))
+    svg = area_svg([area], title="t", frame=map_frame([area]), places=[big, sliver])
+    root = ET.fromstring(svg)
+    groups = [g.attrib.get("class") for g in root.findall(f"{SVG}g")]
+    assert groups == ["area-map-places", None, "area-map-names"]  # borders, area, names
+    assert texts(svg) == ["Big County"]  # no room inside the sliver for its name
+    assert len(root.find(f"{SVG}g").findall(f"{SVG}path")) == 2  # both borders drawn
+    for reference in ("href", "<script", "url(", "<image", "<use"):
+        assert reference not in svg
+
+
+def test_names_never_cover_each_other_and_follow_the_order_given() -> None:
+    area = shapely.box(0.45, 0.45, 0.55, 0.55)
+    # Two places with the same centre: only the first one's name is placed.
+    first = ("First", shapely.box(0.0, 0.0, 1.0, 1.0))
+    second = ("Second", shapely.box(0.0, 0.0, 1.0, 1.0))
+    svg = area_svg([area], title="t", frame=map_frame([area]), places=[first, second])
+    assert texts(svg) == ["First"]
+
+
+def test_a_border_is_a_places_own_edge_never_the_edge_of_the_map() -> None:
+    area = shapely.box(0.45, 0.45, 0.55, 0.55)
+    # A place much larger than the map: its edges lie outside, so no border is drawn.
+    huge = ("Huge", shapely.box(-50.0, -50.0, 50.0, 50.0))
+    drawing = area_map([area], frame=map_frame([area]), places=[huge])
+    assert drawing.borders == ()
+    assert [label.text for label in drawing.labels] == ["Huge"]
+
+
+def test_the_frame_shows_the_surroundings_of_a_small_area() -> None:
+    small = shapely.box(-87.76, 41.84, -87.74, 41.86)
+    xmin, ymin, xmax, ymax = map_frame([small])
+    assert ymax - ymin == pytest.approx(MIN_FRAME_DEG)
+    assert xmin < -87.76 < -87.74 < xmax
+    assert ymin < 41.84 < 41.86 < ymax
+    state = shapely.box(-91.5, 37.0, -87.5, 42.5)
+    xmin, ymin, xmax, ymax = map_frame([state])
+    assert ymax - ymin == pytest.approx(5.5 * (1 + 2 * FRAME_MARGIN))
+
+
+def test_a_county_alert_is_drawn_among_its_neighbours_with_their_names() -> None:
+    from alerts.publish import surroundings
+    from geo.same import same_geometry
+
+    cook = same_geometry("017031")
+    frame = map_frame([cook])
+    places = surroundings([cook], frame)
+    assert places[0][0] == "Cook"  # the county the area reaches comes first
+    assert "Lake, IN" in [name for name, _ in places]  # another state's county says so
+    names = texts(area_svg([cook], title="Cook", frame=frame, places=places))
+    assert {"Cook", "DuPage", "Will"} <= set(names)
+    state = same_geometry("017000")
+    frame = map_frame([state])
+    names = texts(area_svg([state], title="IL", frame=frame, places=surroundings([state], frame)))
+    assert {"Illinois", "Indiana", "Missouri"} <= set(names)  # a state's map names states

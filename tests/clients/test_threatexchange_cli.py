@@ -29,6 +29,7 @@ from haven_threatexchange import (
     HavenCredentials,
     HavenSignalExchangeAPI,
     PhotoMD5Signal,
+    vpdq_digest,
 )
 from sqlalchemy import create_engine, update
 from sqlalchemy.engine import make_url
@@ -42,9 +43,11 @@ from werkzeug.serving import make_server
 from haven.app import create_app
 from haven.db import Instance, get_database_identity, get_session
 from haven.migrate import upgrade
+from takedown import vpdq
 from takedown.service import PlatformCredentials, revoke_platform
-from tests.conftest import make_settings
-from tests.factories import bearer, create_platform, submit_case
+from tests.conftest import make_settings, require
+from tests.factories import bearer, create_platform, random_vpdq, submit_case
+from tests.videos import Frame, ffmpeg_available, make_video, match_percent, reference
 
 THREATEXCHANGE = Path(sys.executable).parent / "threatexchange"
 PDQ_DATA = Path(__file__).parents[1] / "data" / "pdq"
@@ -303,6 +306,147 @@ def test_an_edited_copy_of_a_submitted_image_matches_by_pdq_only(
     cli.fetch()
     edited = PDQ_DATA / "bridge-mods__blur-a-lot.jpg"
     assert cli.matches("photo", edited) == {"pdq"}
+
+
+# Videos: vPDQ, through threatexchange's own vpdq extension
+
+VIDEO = "h264"  # an original test video (tests/videos.py)
+REENCODED = "h264-small"  # the same video re-encoded at another size and bitrate
+VPDQ_EXTENSION = "threatexchange.extensions.vpdq.manifest"
+
+
+def require_vpdq() -> None:
+    """Skip, or fail under CI, unless threatexchange's vpdq extension imports (it needs the
+    native `vpdq` package and faiss) and ffmpeg can build the test videos."""
+    try:
+        import threatexchange.extensions.vpdq.vpdq  # noqa: F401
+    except ImportError as exc:
+        require("vpdq", f"threatexchange's vpdq extension cannot be imported: {exc}")
+    if not ffmpeg_available():
+        require("ffmpeg", "the test videos are built with ffmpeg")
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The original test video and its re-encoded copy, built by ffmpeg."""
+    require_vpdq()
+    folder = tmp_path_factory.mktemp("videos")
+    return {name: make_video(name, folder) for name in (VIDEO, REENCODED)}
+
+
+@pytest.fixture
+def vpdq_cli(cli: Cli, client: FlaskClient) -> Cli:
+    """The CLI with threatexchange's vpdq extension added too; Haven holds a decoy video's
+    vPDQ as well, so that the vPDQ index is never empty."""
+    require_vpdq()
+    cli.run("config", "extensions", "add", VPDQ_EXTENSION)
+    submit_case(client, [{"media": "video", "algorithm": "vpdq", "value": random_vpdq(5)}])
+    return cli
+
+
+def browser_vpdq(frames: list[Frame]) -> dict[str, Any]:
+    """A video's vPDQ as the submit page sends it (JSON.stringify: no spaces)."""
+    value = json.dumps(
+        [f"{f.pdq},{f.quality},{f.timestamp:.3f}" for f in frames], separators=(",", ":")
+    )
+    return {"media": "video", "algorithm": "vpdq", "value": value}
+
+
+def canonical_digest(frames: list[Frame]) -> str:
+    """The value Haven names these frames by: the SHA-256 of their canonical spelling."""
+    canonical = json.dumps([f"{f.pdq},{f.quality},{f.timestamp:.3f}" for f in frames])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_reencoded_copy_of_a_submitted_video_matches_by_vpdq_and_not_by_md5(
+    videos: dict[str, Path], vpdq_cli: Cli, client: FlaskClient
+) -> None:
+    original, copy = videos[VIDEO], videos[REENCODED]
+    # The premise: Meta's vPDQ of the copy matches the original's by threatexchange's rule.
+    assert min(match_percent(reference(REENCODED), reference(VIDEO))) >= 80
+    submit_case(
+        client,
+        [
+            {"media": "video", "algorithm": "md5", "value": md5_of(original)},
+            browser_vpdq(reference(VIDEO)),  # the original's, as the family's browser sent it
+        ],
+    )
+    vpdq_cli.fetch()
+    assert vpdq_cli.matches("video", original) == {"vpdq", "video_md5"}
+    # The CLI hashes the copy with vpdq itself: its bytes (so its MD5) differ, its frames not.
+    assert md5_of(copy) != md5_of(original)
+    assert vpdq_cli.matches("video", copy) == {"vpdq"}
+
+
+def test_a_withdrawn_video_stops_matching_by_vpdq_after_the_next_fetch(
+    videos: dict[str, Path], vpdq_cli: Cli, client: FlaskClient
+) -> None:
+    case = submit_case(client, [browser_vpdq(reference(VIDEO))])
+    vpdq_cli.fetch()
+    assert vpdq_cli.matches("video", videos[REENCODED]) == {"vpdq"}
+    withdraw(client, case)
+    vpdq_cli.fetch()
+    assert vpdq_cli.matches("video", videos[REENCODED]) == set()
+    assert vpdq_cli.matches("video", videos[VIDEO]) == set()
+
+
+def test_labelling_a_vpdq_match_in_the_cli_reports_it_to_haven_by_its_digest(
+    videos: dict[str, Path],
+    vpdq_cli: Cli,
+    client: FlaskClient,
+    platform: PlatformCredentials,
+    tmp_path: Path,
+) -> None:
+    frames = reference(VIDEO)
+    submit_case(client, [browser_vpdq(frames)])
+    vpdq_cli.fetch()
+    hash_file = tmp_path / "video-hash.txt"
+    hash_file.write_text(browser_vpdq(frames)["value"])  # the signal, in any spelling
+    vpdq_cli.run("label", "--as-hash", "vpdq", COLLAB, "video", str(hash_file))
+    assert own_feedback(client, platform.api_key, "vpdq", canonical_digest(frames)) == {
+        "removed": 1
+    }
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param('["{a},100,0.000", "{b},87,1.000"]', id="haven"),
+        pytest.param('["{a},100,0.000","{b},87,1.000"]', id="browser"),  # JSON.stringify
+        # Upper-case hex, spaces, fewer decimals, a leading zero.
+        pytest.param('[ "{A}, 100, 0" ,\n "{b},087,1.0" ]', id="loose"),
+    ],
+)
+def test_the_extension_names_a_vpdq_by_the_digest_haven_gives_it(spelling: str) -> None:
+    a, b = secrets.token_hex(32), secrets.token_hex(32)
+    signal = spelling.format(a=a, A=a.upper(), b=b)
+    canonical = vpdq.canonical_signal(signal, max_frames=3600, min_quality=50)
+    assert vpdq_digest(signal) == vpdq.digest(canonical)
+    assert vpdq_digest(vpdq.digest(canonical).upper()) == vpdq.digest(canonical)
+
+
+def test_without_the_native_vpdq_package_vpdq_hashes_are_skipped_saying_so_once(
+    cli: Cli, client: FlaskClient, tmp_path: Path
+) -> None:
+    # A platform without the native package: any `import vpdq` fails, as it would there.
+    missing = tmp_path / "without-vpdq"
+    missing.mkdir()
+    (missing / "vpdq.py").write_text("raise ImportError(\"No module named 'vpdq'\")\n")
+    cli.env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(missing), os.environ.get("PYTHONPATH")])
+    )
+    submit_case(
+        client,
+        [
+            *image(md5=md5_of(ORIGINAL)),
+            {"media": "video", "algorithm": "vpdq", "value": random_vpdq(3)},
+        ],
+    )
+    submit_case(client, [{"media": "video", "algorithm": "vpdq", "value": random_vpdq(4)}])
+    fetched = cli.fetch()
+    assert fetched.output.count("threatexchange's vpdq extension cannot be imported") == 1
+    assert "No module named 'vpdq'" in fetched.output
+    assert cli.matches("photo", ORIGINAL) == {"photo_md5"}
 
 
 # Credentials

@@ -2,11 +2,12 @@
 
 Haven's own clients (the official twilio client, Apprise) talk to these exactly as they talk to
 the real services (STYLE.md rule 5): `FakeTwilio` (twilio_server.py), `SmtpServer`
-(smtp_server.py), `WebhookServer` (webhook_server.py), and `Tarpit` (tarpit.py), a TCP
-server that never answers. Their pytest fixtures live in
-`tests.fakes.fixtures`. Each server binds 127.0.0.1 on a free port and, once stopped, leaves
-no thread behind. `VirtualClock` (clock.py) stands in for time itself, so that tests of rates
-and backoff wait on no real clock.
+(smtp_server.py), `WebhookServer` (webhook_server.py), `CapReceiver` (cap_receiver.py), a
+distributor's receiver of CAP pushes, `PhotoServer` (photo_server.py), the website an
+officer's photo link points at, and `Tarpit` (tarpit.py), a TCP server that never answers.
+Their pytest fixtures live in `tests.fakes.fixtures`. Each server binds 127.0.0.1 on a free
+port and, once stopped, leaves no thread behind. `VirtualClock` (clock.py) stands in for time
+itself, so that tests of rates and backoff wait on no real clock.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.cap_receiver import CapReceiver
+from tests.fakes.photo_server import PhotoServer
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.tarpit import Tarpit
 from tests.fakes.twilio_server import FakeTwilio
@@ -37,4 +39,18 @@ def webhook_server() -> Iterator[WebhookServer]:
 def tarpit() -> Iterator[Tarpit]:
     """A TCP server on loopback that accepts connections and never answers."""
     with Tarpit() as server:
+        yield server
+
+
+@pytest.fixture
+def cap_receiver() -> Iterator[CapReceiver]:
+    """A distributor's CAP receiver on loopback that keeps what is pushed to it."""
+    with CapReceiver() as server:
+        yield server
+
+
+@pytest.fixture
+def photo_server() -> Iterator[PhotoServer]:
+    """An HTTP server on loopback for children's photos, some of them misbehaving."""
+    with PhotoServer() as server:
         yield server

@@ -59,6 +59,13 @@ def test_an_aliased_setting_is_named_by_its_own_variable() -> None:
             "HAVEN_DISPATCH_SENDERS: Input should be greater",
             id="number-out-of-range",
         ),
+        pytest.param(
+            "HAVEN_CAP_SIGNING_KEY",
+            "/etc/haven/cap-key.pem",
+            "HAVEN_CAP_SIGNING_CERT: HAVEN_CAP_SIGNING_KEY is set but HAVEN_CAP_SIGNING_CERT "
+            "is not",
+            id="cap-signing-key-alone",
+        ),
     ],
 )
 def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
@@ -122,3 +129,51 @@ def test_a_misspelt_redis_url_is_refused_without_echoing_its_password() -> None:
     (line,) = describe_errors(refused.value)
     assert line.startswith("HAVEN_REDIS_URL: is not a Redis URL")
     assert "s3cretpw" not in line
+
+
+def test_a_vpdq_byte_limit_no_request_could_carry_is_refused_naming_both_variables() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(case_max_vpdq_bytes=4 * 1024 * 1024)
+    (line,) = describe_errors(refused.value)
+    assert line.startswith("HAVEN_CASE_MAX_VPDQ_BYTES: 4194304 bytes of vPDQ frames per case")
+    assert "HAVEN_MAX_REQUEST_BYTES=2097152: raise that to at least 4429619" in line
+    fits = Settings(case_max_vpdq_bytes=4 * 1024 * 1024, max_request_bytes=4429619)
+    assert fits.case_max_vpdq_bytes == 4 * 1024 * 1024
+
+
+def test_a_cap_signing_key_and_its_certificate_are_set_together_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    from tests.alerts.test_cap_sign import write_key_and_certificate
+
+    key, cert = write_key_and_certificate(tmp_path)
+    for alone, missing in (({"cap_signing_key": key}, "CERT"), ({"cap_signing_cert": cert}, "KEY")):
+        with pytest.raises(ValidationError) as refused:
+            Settings(**alone)  # type: ignore[arg-type]
+        (line,) = describe_errors(refused.value)
+        assert f"but HAVEN_CAP_SIGNING_{missing} is not; set both" in line
+    both = Settings(cap_signing_key=key, cap_signing_cert=cert)
+    assert (both.cap_signing_key, both.cap_signing_cert) == (key, cert)
+    neither = Settings(cap_signing_key="", cap_signing_cert="")  # type: ignore[arg-type]
+    assert (neither.cap_signing_key, neither.cap_signing_cert) == (None, None)
+
+
+def test_cap_signing_files_that_do_not_load_or_match_stop_start_up_saying_why(
+    tmp_path: Path,
+) -> None:
+    from tests.alerts.test_cap_sign import write_key_and_certificate
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    key, _ = write_key_and_certificate(tmp_path / "a")
+    _, other_cert = write_key_and_certificate(tmp_path / "b")
+    for cert, says in (
+        (other_cert, "is not for the key"),
+        (tmp_path / "missing.pem", "cannot read the certificate file"),
+        (key, "holds no PEM certificate"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            Settings(cap_signing_key=key, cap_signing_cert=cert)
+        (line,) = describe_errors(refused.value)
+        assert line.startswith("HAVEN_CAP_SIGNING_CERT: ")
+        assert says in line

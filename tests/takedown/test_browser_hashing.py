@@ -191,12 +191,15 @@ def test_video_is_md5_hashed_in_streamed_chunks_with_progress(
     video.write_bytes(random.Random(7).randbytes(size))
     harness.set_input_files("#file", str(video))
     outcome = harness.evaluate("harness.hashInput(0)")
-    assert outcome["result"] == {
+    result = outcome["result"]
+    # Random bytes are no video: no fingerprint of the pictures (test_browser_video.py).
+    assert {k: result[k] for k in ("media", "size", "md5", "vpdq")} == {
         "media": "video",
         "size": size,
         "md5": md5_hex(video),
+        "vpdq": None,
     }
-    done = [p["done"] for p in outcome["progress"]]
+    done = [p["done"] for p in outcome["progress"] if p["stage"] == "md5"]
     assert len(done) >= 9
     assert done == sorted(done)
     assert done[-1] == size

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, expect
 
 from haven.db import get_session
-from takedown import codes, store
+from takedown import codes, store, vpdq
 from tests.browser import REPO
+from tests.videos import match_percent, parse_signal, reference
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,6 +38,8 @@ pytestmark = [
 PDQ_DATA = REPO / "tests" / "data" / "pdq"
 REFERENCE = {row["file"]: row for row in json.loads((PDQ_DATA / "reference.json").read_text())}
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+FFMPEG = ("ffmpeg", "-nostdin", "-loglevel", "error", "-y")
+X264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
 SCREENSHOTS = REPO / "docs" / "screenshots"
 PHONE = {"width": 360, "height": 740}
 HASHING_TIMEOUT_MS = 60_000
@@ -204,6 +208,127 @@ def test_only_the_hashes_leave_the_device_and_the_case_holds_exactly_them(
     assert len(expected) == 2 * 3 + 1 + 1
     assert session.csp_violations() == []
     assert session.context.cookies() == []
+
+
+def test_a_video_sends_its_md5_and_its_video_fingerprint_and_not_a_byte_of_itself(
+    open_session: Callable[..., Session],
+    app: Flask,
+    live_server: str,
+    video_file: Callable[[str], Path],
+) -> None:
+    video = video_file("h264")
+    session = open_session()
+    page = session.goto("/takedown/")
+    choose_and_wait(page, [video])
+    expect(page.locator(".file-note")).to_be_empty()  # nothing to warn about
+    shown = json.loads(page.text_content("#payload") or "")
+    number, _ = send_and_read_codes(page)
+
+    sent = [r for r in session.requests if r.method != "GET"]
+    assert [(r.method, r.url) for r in sent] == [("POST", f"{live_server}/api/v1/takedown/cases")]
+    body = sent[0].post_data_buffer or b""
+    assert json.loads(body) == shown
+    assert not shares_a_64_byte_run(body, aligned_blocks(video.read_bytes()))
+    assert len(body) <= UPLOAD_BYTES_OVERHEAD + UPLOAD_BYTES_PER_FILE + 100 * len(reference("h264"))
+    md5_hash, vpdq_hash = shown["hashes"]
+    assert md5_hash == {"media": "video", "algorithm": "md5", "value": md5(video)}
+    assert (vpdq_hash["media"], vpdq_hash["algorithm"]) == ("video", "vpdq")
+    query, compared = match_percent(parse_signal(vpdq_hash["value"]), reference("h264"))
+    assert query >= 90
+    assert compared >= 90
+
+    canonical = vpdq.canonical_signal(vpdq_hash["value"], max_frames=3600, min_quality=50)
+    with app.app_context():
+        session_db = get_session()
+        case = store.get_case_by_number(session=session_db, number=codes.normalise(number))
+        assert case is not None
+        stored = store.fetch_case_hashes(session=session_db, case_id=case.id)
+        features = store.fetch_hash_features(session=session_db, hash_ids=[h.id for h in stored])
+    assert {(h.media, h.algorithm, h.value) for h in stored} == {
+        ("video", "md5", md5(video)),
+        ("video", "vpdq", vpdq.digest(canonical)),
+    }
+    assert list(features.values()) == [canonical]
+    assert session.csp_violations() == []
+
+
+def black_video(folder: Path) -> Path:
+    """Two seconds of black: every frame has PDQ quality 0."""
+    path = folder / "black.mp4"
+    lavfi = "color=black:size=320x240:rate=25"
+    subprocess.run([*FFMPEG, "-f", "lavfi", "-i", lavfi, "-t", "2", *X264, str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("video", "settings_overrides", "note"),
+    [
+        ("black", {}, "video_weak"),
+        ("h264", {"vpdq_max_frames": 5}, "video_too_long"),
+    ],
+)
+def test_a_video_whose_fingerprint_would_not_help_is_sent_by_its_md5_with_a_note(
+    open_session: Callable[..., Session],
+    video_file: Callable[[str], Path],
+    tmp_path: Path,
+    video: str,
+    note: str,
+) -> None:
+    path = black_video(tmp_path) if video == "black" else video_file(video)
+    session = open_session()
+    page = session.goto("/takedown/")
+    strings = page_strings(page)
+    choose_and_wait(page, [path])
+    expect(page.locator(".file-note")).to_have_text(strings[note])
+    shown = json.loads(page.text_content("#payload") or "")
+    assert shown == {"hashes": [{"media": "video", "algorithm": "md5", "value": md5(path)}]}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"case_max_vpdq_bytes": 1024}])
+def test_videos_whose_fingerprints_are_too_long_for_one_case_wait_with_a_message(
+    open_session: Callable[..., Session], video_file: Callable[[str], Path]
+) -> None:
+    session = open_session()
+    page = session.goto("/takedown/")
+    strings = page_strings(page)
+    page.set_input_files("#files", [str(video_file("h264")), str(video_file("vp8"))])
+    expect(page.locator("#send-error")).to_have_text(strings["too_much_video"], timeout=60_000)
+    expect(page.locator("#review-status")).to_have_text(strings["ready_all"])
+    expect(page.locator("#send")).to_be_disabled()
+    page.locator(".file .remove").first.click()
+    expect(page.locator("#send")).to_be_enabled()
+    expect(page.locator("#send-error")).to_be_empty()
+
+
+def slow_video(folder: Path) -> Path:
+    """40 s of 1080p at one frame a second: every frame is hashed, so it takes a while."""
+    path = folder / "slow.mp4"
+    lavfi = "testsrc2=size=1920x1080:rate=1"
+    subprocess.run([*FFMPEG, "-f", "lavfi", "-i", lavfi, "-t", "40", *X264, str(path)], check=True)
+    return path
+
+
+def test_cancel_stops_fingerprinting_a_long_video(
+    open_session: Callable[..., Session], video_file: Callable[[str], Path], tmp_path: Path
+) -> None:
+    video = slow_video(tmp_path)
+    session = open_session()
+    page = session.goto("/takedown/")
+    strings = page_strings(page)
+    page.set_input_files("#files", [str(video)])
+    cancel = page.locator(".file .remove")
+    expect(cancel).to_have_text(strings["cancel"])
+    expect(cancel).to_have_attribute("aria-label", f"Stop fingerprinting {video.name}")
+    page.wait_for_function("() => document.querySelector('.file progress').value > 0.15")
+    assert len(page.workers) == 1
+    cancel.click()
+    expect(page.locator(".file")).to_have_count(0)
+    page.wait_for_function("() => true")
+    page.wait_for_timeout(300)
+    assert page.workers == []  # the worker was stopped, not left to finish
+    expect(page.locator("#step-review")).to_be_hidden()
+    expect(page.locator("#files")).to_be_focused()
+    assert [r for r in session.requests if r.method != "GET"] == []
 
 
 def run_axe(page: Page, axe_source: str) -> list[str]:

@@ -176,8 +176,8 @@ def test_the_picker_sets_no_cookie_for_a_language_haven_does_not_have(
 
 def test_the_front_page_leads_to_take_it_down(client: FlaskClient) -> None:
     response = client.get("/")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/takedown/"
+    assert response.status_code == 200  # it offers AMBER alerts too (tests/haven/test_home.py)
+    assert 'href="/takedown/"' in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -2,7 +2,9 @@
 
 Add it to the CLI with `threatexchange config extensions add haven_threatexchange`; in HMA,
 list `HavenSignalExchangeAPI` among the exchange types (and `PhotoMD5Signal` among the signal
-types to match image MD5s).
+types to match image MD5s). Videos' vPDQ hashes arrive as threatexchange's own `VPDQSignal`
+(add `threatexchange.extensions.vpdq.manifest` to the CLI, or `VPDQSignal` to HMA's signal
+types) when its native `vpdq` package is installed.
 """
 
 from threatexchange.extensions.manifest import ThreatExchangeExtensionManifest
@@ -21,7 +23,7 @@ from haven_threatexchange.client import (
     HavenProtocolError,
     HavenUnreachable,
 )
-from haven_threatexchange.signals import PhotoMD5Signal
+from haven_threatexchange.signals import PhotoMD5Signal, vpdq_digest
 
 TX_MANIFEST = ThreatExchangeExtensionManifest(
     signal_types=(PhotoMD5Signal,),
@@ -41,4 +43,5 @@ __all__ = [
     "HavenSignalMetadata",
     "HavenUnreachable",
     "PhotoMD5Signal",
+    "vpdq_digest",
 ]

@@ -3,11 +3,16 @@
 Unlike the StopNCII protocol (which stock python-threatexchange 1.2.17 reads without ever
 deleting), this exchange turns every withdrawn hash into a deletion, and it delivers image
 MD5s as `photo_md5`. The first fetch takes the full export; later ones poll from the cursor.
+
+vPDQ hashes (video) are delivered as threatexchange's own `vpdq` signal type, keyed by their
+signal string (Haven's `features`), when its `vpdq` extension can be imported (it needs the
+native `vpdq` package and faiss); otherwise they are skipped, and the log says so once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +32,9 @@ from haven_threatexchange.client import (
     HavenFeedWentBackwards,
     Page,
 )
-from haven_threatexchange.signals import PhotoMD5Signal
+from haven_threatexchange.signals import PhotoMD5Signal, vpdq_digest
+
+log = logging.getLogger(__name__)
 
 Outcome = t.Literal["matched", "removed", "not_violating", "unable_to_action"]
 
@@ -37,6 +44,21 @@ SIGNAL_FOR: dict[tuple[str, str], type[SignalType]] = {
     ("image", "md5"): PhotoMD5Signal,
     ("video", "md5"): VideoMD5Signal,
 }
+VPDQ = ("video", "vpdq")
+# Why vPDQ hashes are skipped ("" when they are not): threatexchange's vpdq extension imports
+# the native `vpdq` package and faiss, which a platform may not have installed.
+VPDQ_UNAVAILABLE = ""
+try:
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.extensions.vpdq.vpdq_util import (
+        VPDQ_QUALITY_THRESHOLD,
+        prepare_vpdq_feature,
+    )
+except ImportError as exc:
+    VPDQ_UNAVAILABLE = str(exc)
+else:
+    SIGNAL_FOR[VPDQ] = VPDQSignal
+_vpdq_skip_logged = False
 _ALGORITHM_FOR: dict[str, str] = {
     s.get_name(): algorithm for (_media, algorithm), s in SIGNAL_FOR.items()
 }
@@ -278,7 +300,8 @@ class HavenSignalExchangeAPI(
         if algorithm is None:
             served = ", ".join(sorted(_ALGORITHM_FOR))
             raise ValueError(f"Haven serves {served} hashes, not {s_type.get_name()}")
-        value = s_type.validate_signal_str(signal)
+        # Haven names a vPDQ hash by the digest of its frames, not by the frames.
+        value = vpdq_digest(signal) if algorithm == "vpdq" else s_type.validate_signal_str(signal)
         self.client.send_feedback(algorithm=algorithm, value=value, outcome=outcome, count=count)
 
 
@@ -286,15 +309,50 @@ def _record(
     change: Change,
 ) -> tuple[tuple[str, str], HavenSignalMetadata | None] | None:
     """The keyed record for a change (None as the value for a withdrawal), or None when no
-    signal type here carries it (e.g. SHA-256)."""
-    type_name = _TYPE_NAME_FOR.get((change.media, change.algorithm))
+    signal type here carries it (e.g. SHA-256, or vPDQ without threatexchange's extension).
+
+    A vPDQ hash is keyed by its signal string (`features`), which is what threatexchange
+    indexes and matches; its withdrawal carries the same features, so it deletes that key."""
+    key = (change.media, change.algorithm)
+    type_name = _TYPE_NAME_FOR.get(key)
+    signal = change.value
+    if key == VPDQ:
+        if type_name is None:
+            _log_vpdq_skipped()
+            return None
+        if not change.features:
+            return None  # a Haven that does not send the frames: nothing to match with
+        signal = change.features
+        if change.status != "withdrawn" and not _vpdq_usable(signal):
+            log.info("skipping vPDQ hash %s: no frame is good enough to match", change.value)
+            return None
     if type_name is None:
         return None
     if change.status == "withdrawn":
-        return (type_name, change.value), None
-    return (type_name, change.value), HavenSignalMetadata(
+        return (type_name, signal), None
+    return (type_name, signal), HavenSignalMetadata(
         change.media, change.algorithm, change.changed_at
     )
+
+
+def _vpdq_usable(signal: str) -> bool:
+    """Whether threatexchange's vPDQ index takes `signal`: it refuses a video with no frame of
+    quality 50 or more, and that refusal fails the whole index build. (Haven refuses such
+    hashes too, unless its own minimum is set lower.) Only called when the import worked."""
+    return bool(prepare_vpdq_feature(signal, VPDQ_QUALITY_THRESHOLD))
+
+
+def _log_vpdq_skipped() -> None:
+    """Say once per process why vPDQ hashes are not fetched."""
+    global _vpdq_skip_logged
+    if not _vpdq_skip_logged:
+        _vpdq_skip_logged = True
+        log.warning(
+            "Haven's feed has vPDQ (video) hashes, but threatexchange's vpdq extension cannot "
+            "be imported (%s), so they are skipped. Install the `vpdq` package (and faiss) to "
+            "fetch and match them.",
+            VPDQ_UNAVAILABLE,
+        )
 
 
 __all__ = [

@@ -54,9 +54,10 @@ class Change:
     cursor: int  # 0 for exported hashes, which carry no cursor of their own
     media: str
     algorithm: str
-    value: str
+    value: str  # for vpdq, the SHA-256 digest of `features`
     status: str
     changed_at: int
+    features: str | None = None  # vpdq only: the signal string of its frames
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +93,7 @@ def _change(item: Any, *, cursor: bool) -> Change:
             value=str(item["value"]).lower(),
             status=str(item["status"]),
             changed_at=_epoch(str(item["changed_at"])),
+            features=_optional_str(item.get("features")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise HavenProtocolError(f"Haven sent a change this client cannot read: {exc!r}") from exc
@@ -203,6 +205,14 @@ class HavenFeedClient:
                 f"({response.status_code}): {detail}"
             )
         return response
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"features must be a string, not {type(value).__name__}")
+    return value
 
 
 def _optional_int(text: str | None) -> int | None:

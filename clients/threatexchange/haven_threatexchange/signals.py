@@ -1,8 +1,10 @@
-"""Signal types Haven serves that python-threatexchange lacks: the MD5 of a photo file."""
+"""Signal types Haven serves that python-threatexchange lacks: the MD5 of a photo file; and
+the name Haven gives a vPDQ signal (threatexchange's own `vpdq` type carries the signal)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import pathlib
 import random
 import re
@@ -12,6 +14,27 @@ from threatexchange.content_type.photo import PhotoContent
 from threatexchange.signal_type import signal_base
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def vpdq_digest(signal_str: str) -> str:
+    """The value Haven names a vPDQ signal by (in its feed and in feedback): the SHA-256 hex
+    digest of the signal's canonical spelling, `json.dumps` of "<pdq hex>,<quality>,<seconds
+    to 3 decimals>" strings. A digest (64 hex) is returned as it is.
+
+    Raises ValueError when `signal_str` is neither a vPDQ signal string nor a digest.
+    """
+    text = signal_str.strip()
+    if _DIGEST.match(text.lower()):
+        return text.lower()
+    frames = json.loads(text)  # json.JSONDecodeError is a ValueError
+    if not isinstance(frames, list) or not frames:
+        raise ValueError("a vPDQ signal is a non-empty JSON array of frame strings")
+    canonical = []
+    for frame in frames:
+        pdq, quality, seconds = str(frame).split(",")  # another count: ValueError
+        canonical.append(f"{pdq.strip().lower()},{int(quality)},{float(seconds):.3f}")
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
 class PhotoMD5Signal(

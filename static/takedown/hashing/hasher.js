@@ -3,7 +3,9 @@
 // Contract: `hashFile(file, {onProgress, signal})` resolves to
 //   {media: "image", size, md5, pdq, quality, width, height}   (pdq/quality/width/
 //       height are null, with `decodeError`, when the browser cannot decode it)
-//   {media: "video", size, md5}
+//   {media: "video", size, md5, vpdq, frames, fps, width, height}   vpdq: [{pdq, quality,
+//       timestamp}] (one frame a second, video.js); vpdq, frames, fps, width and height
+//       are null, with `decodeError`, when the browser cannot read or decode the video
 // or rejects with a HashingError whose `code` the page maps to a translated text.
 // The work runs in a same-origin module worker (worker.js), one per file.
 // Hashes only, never bytes: the file goes to the worker by structured clone and
@@ -24,7 +26,7 @@ export class HashingError extends Error {
   }
 }
 
-const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|webm|mkv|avi|3gp|wmv|mpe?g)$/i;
+const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|webm|mkv|avi|3gp|wmv|mpe?g|ts|mts|m2ts|ogv)$/i;
 const IMAGE_EXTENSIONS = /\.(jpe?g|png|gif|webp|bmp|avif|heic|heif|tiff?)$/i;
 
 /** "image", "video" or null, from the MIME type the browser reports, else the file name. */
@@ -38,8 +40,9 @@ export function mediaKind(file) {
 
 /**
  * Hash `file` in a worker. `onProgress({stage, done, total, fraction})` is called
- * as bytes are hashed ("md5") and image rows are processed ("pdq"); `fraction`
- * runs 0..1 over the whole job. `signal` (AbortSignal) stops the worker.
+ * as bytes are hashed ("md5"), image rows are processed ("pdq") and video frames are
+ * decoded ("vpdq"); `fraction` runs 0..1 over the whole job. `signal` (AbortSignal)
+ * stops the worker at once (terminates it), however long the file.
  */
 export function hashFile(file, { onProgress, signal } = {}) {
   const media = mediaKind(file);
@@ -54,11 +57,13 @@ export function hashFile(file, { onProgress, signal } = {}) {
     };
     const onAbort = () => finish(reject, new HashingError("aborted", "aborted"));
     signal?.addEventListener("abort", onAbort, { once: true });
+    const parts = { md5: 0, pdq: 0, vpdq: 0 }; // each stage's share done, 0..1
     worker.onmessage = ({ data }) => {
       if (data.type === "progress") {
-        const part = data.total > 0 ? data.done / data.total : 1;
-        // Images: MD5 is the first half of the bar, PDQ the second.
-        const fraction = media === "video" ? part : data.stage === "md5" ? part / 2 : 0.5 + part / 2;
+        parts[data.stage] = data.total > 0 ? data.done / data.total : 1;
+        // Images: MD5 is the first half of the bar, PDQ the second. Videos: MD5 and vPDQ
+        // run together, and decoding every frame takes far longer than reading the bytes.
+        const fraction = media === "video" ? parts.md5 / 10 + (parts.vpdq * 9) / 10 : (parts.md5 + parts.pdq) / 2;
         onProgress?.({ stage: data.stage, done: data.done, total: data.total, fraction });
       } else if (data.type === "result") {
         finish(resolve, data.result);

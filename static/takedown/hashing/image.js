@@ -42,14 +42,24 @@ export function pdqFromBitmap(bitmap, { onProgress } = {}) {
   }
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
+  const result = pdqOfCanvas(context, width, height, { onProgress });
+  canvas.width = 0; // release the backing store now rather than at GC
+  canvas.height = 0;
+  return { ...result, width, height };
+}
+
+/**
+ * PDQ of the top-left `width` x `height` pixels of a 2-D canvas context, read back in
+ * stripes of rows (so only one stripe of RGBA is copied at a time): `{pdq, quality}`.
+ * video.js uses it for each sampled frame.
+ */
+export function pdqOfCanvas(context, width, height, { onProgress } = {}) {
   const hasher = createPdqHasher(width, height);
   for (let top = 0; top < height; top += STRIPE_ROWS) {
     const rows = Math.min(STRIPE_ROWS, height - top);
     hasher.addRGBARows(context.getImageData(0, top, width, rows).data, rows);
     onProgress?.(top + rows, height);
   }
-  canvas.width = 0; // release the backing store now rather than at GC
-  canvas.height = 0;
   const { hash, quality } = hasher.finish();
-  return { pdq: hash, quality, width, height };
+  return { pdq: hash, quality };
 }

@@ -2,8 +2,8 @@
 //
 // Contract (started by hasher.js; one job per worker):
 //   in:  {type: "hash", file: File, media: "image" | "video"}
-//   out: {type: "progress", stage: "md5" | "pdq", done, total}   (any number)
-//        {type: "result", result: {media, size, md5, pdq?, quality?, width?, height?}}
+//   out: {type: "progress", stage: "md5" | "pdq" | "vpdq", done, total}   (any number)
+//        {type: "result", result}                                 (hasher.js documents it)
 //        {type: "error", code, message}                           (instead of a result)
 // Hashes only, never bytes: this worker posts hashes and counts, never file
 // contents or pixels, and makes no network request. Leave it that way.
@@ -29,9 +29,7 @@ self.onmessage = async ({ data }) => {
 
 async function hash(file, media) {
   const progress = (stage) => (done, total) => self.postMessage({ type: "progress", stage, done, total });
-  if (media === "video") {
-    return { media, size: file.size, md5: await md5OfBlob(file, { onProgress: progress("md5") }) };
-  }
+  if (media === "video") return hashVideo(file, progress);
   // Start decoding at once: the browser decodes on its own threads while MD5 runs.
   const decoding = decodeImage(file);
   decoding.catch(() => {}); // handled below, after MD5
@@ -44,4 +42,21 @@ async function hash(file, media) {
     const decodeError = String(error?.message ?? error);
     return { media, size: file.size, md5, pdq: null, quality: null, width: null, height: null, decodeError };
   }
+}
+
+async function hashVideo(file, progress) {
+  // MD5 streams through the file while the browser decodes it on its own threads; the
+  // two take turns on this thread. An MD5 failure ends the job at once.
+  const md5ing = md5OfBlob(file, { onProgress: progress("md5") });
+  const fingerprinting = import("./video.js") // the demuxer loads only for videos
+    .then(({ vpdqOfVideo }) => vpdqOfVideo(file, { onProgress: progress("vpdq") }))
+    .catch((error) => {
+      // Undecodable here (a codec or container this browser lacks, a damaged file): the
+      // MD5 still identifies the exact file; only the video fingerprint is missing.
+      progress("vpdq")(0, 0); // this part of the work is over
+      const decodeError = String(error?.message ?? error);
+      return { vpdq: null, frames: null, fps: null, width: null, height: null, decodeError };
+    });
+  const [md5, video] = await Promise.all([md5ing, fingerprinting]);
+  return { media: "video", size: file.size, md5, ...video };
 }

@@ -1,0 +1,47 @@
+"""Celery tasks of distributors: thin wrappers that make workers claim pushes from the
+database. They run on a queue of their own (`<HAVEN_CELERY_QUEUE>.distributors`,
+haven/celery_app.py), so pushes never wait behind SMS and channel sends."""
+
+from __future__ import annotations
+
+import time
+
+from celery import current_app
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from alerts.dispatch.tasks import resilient
+from alerts.distributors import store
+from alerts.distributors.service import push_due
+from alerts.distributors.setup import get_pusher
+from haven.celery_app import flask_app_of
+from haven.db import Database, utcnow
+
+PUSH_SLICE_SECONDS = 20.0  # a push task gives its worker back after this long
+
+
+@resilient("haven.distributors.push")
+def push() -> None:
+    """Make due pushes until none are left (or for one slice of time)."""
+    app = flask_app_of(current_app)
+    database: Database = app.extensions["haven.db"]
+    pusher = get_pusher(app)
+    deadline = time.monotonic() + PUSH_SLICE_SECONDS
+    with database.sessions() as session:
+        while time.monotonic() < deadline:
+            if not push_due(app=app, session=session, pusher=pusher):
+                return
+    push.delay()  # more may be due: continue in a fresh task
+
+
+def kick_pushers(app: Flask) -> None:
+    """Ask as many workers to push as the settings allow in parallel."""
+    for _ in range(app.extensions["haven.settings"].distributor_senders):
+        push.delay()
+
+
+def kick_pushers_if_due(app: Flask, session: Session) -> None:
+    """Kick the pushers when a push is due (the beat's tick: work a crash left behind, and
+    retries whose backoff has run out)."""
+    if store.has_due_pushes(session=session, now=utcnow()):
+        kick_pushers(app)
