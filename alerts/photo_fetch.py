@@ -112,7 +112,7 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
+class PinnedHTTP(http.client.HTTPConnection):
     """HTTP to `address`, the checked address of `host` (which the Host header names)."""
 
     def __init__(
@@ -128,7 +128,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
         )
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to `address`, the checked address of `host`, whose certificate must name `host`."""
 
     def __init__(
@@ -172,24 +172,46 @@ def _connect(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise PhotoProblem("photo_url", "The photo URL's port is not a number.") from None
-    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
-    failure: OSError | None = None
-    for address in _checked_addresses(parts.hostname, port, policy):
-        connection = kind(
-            parts.hostname,
-            port,
-            address=str(address),
-            timeout=_remaining(deadline),
+    try:
+        return connect_pinned(
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=port,
+            addresses=_checked_addresses(parts.hostname, port, policy),
+            deadline=deadline,
             watchdog=watchdog,
+        )
+    except ssl.SSLError as error:
+        reason = getattr(error, "verify_message", None) or error.reason or "TLS failed"
+        raise PhotoProblem(
+            "photo_tls", f"The photo's server failed the HTTPS check: {reason}."
+        ) from None
+
+
+def connect_pinned(
+    *,
+    scheme: str,
+    host: str,
+    port: int,
+    addresses: Sequence[Address],
+    deadline: float,
+    watchdog: Watchdog,
+) -> http.client.HTTPConnection:
+    """A connection to `host` at the first of `addresses` (its checked addresses, in order)
+    that answers by `deadline` (time.monotonic()), never at an address looked up again:
+    Host and TLS name `host`. ssl.SSLError at once if TLS fails; the last OSError if no
+    address answers. Photo fetches and distributor pushes connect through it."""
+    kind = PinnedHTTPS if scheme.lower() == "https" else PinnedHTTP
+    failure: OSError | None = None
+    for address in addresses:
+        connection = kind(
+            host, port, address=str(address), timeout=_remaining(deadline), watchdog=watchdog
         )
         try:
             connection.connect()
-        except ssl.SSLError as error:
+        except ssl.SSLError:
             connection.close()
-            reason = getattr(error, "verify_message", None) or error.reason or "TLS failed"
-            raise PhotoProblem(
-                "photo_tls", f"The photo's server failed the HTTPS check: {reason}."
-            ) from None
+            raise
         except OSError as error:
             connection.close()
             failure = error

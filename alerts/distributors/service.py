@@ -11,7 +11,8 @@ reach no distributor.
 Pushing: one claim at a time under a lease, in version order for each receiver and alert;
 2xx is sent; 5xx, 408, 429 (after its Retry-After), timeouts and connection errors are tried
 again after an exponential backoff with full jitter, until the push has had
-`Pusher.max_attempts` attempts; any other answer fails it at once.
+`Pusher.max_attempts` attempts; any other answer fails it at once. A push the poster never
+began (every sender busy until its deadline) is tried again without costing an attempt.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from alerts.distributors.webhook import (
     PushOutcome,
     PushResult,
     check_push_url,
+    push_target,
     signed_headers,
 )
 from alerts.models import Alert, Distributor
@@ -288,7 +290,8 @@ def _attempt(app: Flask, session: Session, pusher: Pusher, claim: PushClaim) -> 
     if pusher.clock() >= alert.expires:
         return PushResult("failed", error="expired: the alert version expired before it was pushed")
     try:
-        url = check_push_url(claim.url, pusher.policy)  # again: DNS may have changed
+        # Again: DNS may have changed. The push connects only to an address checked here.
+        target = push_target(claim.url, pusher.policy)
     except InvalidInput as refused:
         # A host that cannot be found may be a passing DNS failure; a private one stays so.
         outcome: PushOutcome = "retry" if refused.code == "distributor_host" else "failed"
@@ -299,7 +302,9 @@ def _attempt(app: Flask, session: Session, pusher: Pusher, claim: PushClaim) -> 
     )
     timestamp = int(time.time())  # the receiver's clock checks it: real time, always
     headers = signed_headers(secret=claim.secret, timestamp=timestamp, body=body)
-    return pusher.poster.post(url=url, body=body, headers=headers)
+    return pusher.poster.post(
+        url=target.url, addresses=target.addresses, body=body, headers=headers
+    )
 
 
 def _render(app: Flask, session: Session, pusher: Pusher, alert: Alert) -> bytes:
@@ -322,7 +327,9 @@ def _record(
 ) -> None:
     now = pusher.clock()
     done: dict[str, Any] = {"lease_until": None, "last_status_code": result.status_code}
-    if result.outcome == "retry" and claim.attempts >= pusher.max_attempts:
+    if not result.attempted:  # never sent: the claim's attempt is given back
+        done["attempts"] = claim.attempts - 1
+    elif result.outcome == "retry" and claim.attempts >= pusher.max_attempts:
         result = dataclasses.replace(
             result,
             outcome="failed",

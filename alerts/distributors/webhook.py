@@ -3,14 +3,16 @@
 A receiver's URL must be https://, and its host must pass the private-address policy that
 channel URLs pass (`alerts.subscriptions.channels.check_host`: never Haven itself, never a
 private, loopback or reserved address), at registration and again before every push, as DNS
-may change. Only tests, with HAVEN_ALLOW_PRIVATE_CHANNEL_HOSTS, may use http:// and then only
-on loopback: that setting cannot open plain http to anywhere else.
+may change; the push then connects to an address that check passed, never to one DNS gives
+later (`alerts.photo_fetch.connect_pinned`). Only tests, with
+HAVEN_ALLOW_PRIVATE_CHANNEL_HOSTS, may use http:// and then only on loopback: that setting
+cannot open plain http to anywhere else.
 
 Each push is one POST of the CAP document, signed like Stripe's and GitHub's webhooks:
 `Haven-Timestamp` (Unix seconds) and `Haven-Signature: sha256=<hex>`, the HMAC-SHA256 of
 `<timestamp>.<body>` under the receiver's secret. Redirects are never followed (a public host
 must not bounce Haven to a private one), certificates are verified, and a push has a hard
-deadline.
+deadline: a watchdog shuts its socket then, however slowly the receiver answers.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ import hmac
 import http.client
 import ipaddress
 import logging
-import ssl
 import threading
+import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
+from alerts.photo_fetch import Watchdog, connect_pinned
 from alerts.providers import retry_after_seconds
-from alerts.subscriptions.channels import UrlPolicy, check_host
+from alerts.subscriptions.channels import Address, UrlPolicy, check_host
 from haven.errors import InvalidInput
 from haven.metrics import timed_send
 
@@ -70,8 +74,23 @@ def _is_loopback(host: str) -> bool:
         return name == "localhost" or name.endswith(".localhost")
 
 
+@dataclasses.dataclass(frozen=True)
+class PushTarget:
+    """A URL Haven may push to, and the addresses of its host that passed the check."""
+
+    url: str
+    addresses: tuple[Address, ...]
+
+
 def check_push_url(url: str, policy: UrlPolicy) -> str:
-    """The URL Haven may push to, as given, or InvalidInput saying what is wrong with it.
+    """The URL Haven may push to, as given, or InvalidInput saying what is wrong with it
+    (`push_target`)."""
+    return push_target(url, policy).url
+
+
+def push_target(url: str, policy: UrlPolicy) -> PushTarget:
+    """The URL Haven may push to and its host's checked addresses (IPv4 first), the only
+    ones a push may connect to; or InvalidInput saying what is wrong with the URL.
 
     Codes: distributor_url (not a URL with a host, or carrying a password), distributor_https
     (http:// outside tests on loopback), distributor_host (no such host), distributor_private
@@ -101,7 +120,7 @@ def check_push_url(url: str, policy: UrlPolicy) -> str:
             code="distributor_https",
         )
     try:
-        check_host(host, port, policy)
+        addresses = check_host(host, port, policy)
     except InvalidInput as refused:
         if refused.code == "channel_host":
             raise InvalidInput(
@@ -112,7 +131,7 @@ def check_push_url(url: str, policy: UrlPolicy) -> str:
             "a distributor must be reachable on the public internet.",
             code="distributor_private",
         ) from None
-    return text
+    return PushTarget(text, tuple(sorted(addresses, key=lambda address: address.version)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,19 +141,25 @@ class PushResult:
     sent: the receiver answered 2xx; retry: try again after a backoff (5xx, 408, 429,
     timeouts, connection errors), not before `retry_after` seconds if it said so;
     failed: it will not take this push (any other answer). `error` says why in words.
+    `attempted` is False for a push that never began (it waited for a free sender until
+    its deadline): that retry costs the push none of its attempts.
     """
 
     outcome: PushOutcome
     status_code: int | None = None
     error: str | None = None
     retry_after: float | None = None
+    attempted: bool = True
 
 
 class Poster(Protocol):
     """POSTs one signed CAP document to a receiver."""
 
-    def post(self, *, url: str, body: bytes, headers: dict[str, str]) -> PushResult:
-        """Send it and say what became of it."""
+    def post(
+        self, *, url: str, addresses: Sequence[Address], body: bytes, headers: dict[str, str]
+    ) -> PushResult:
+        """Send it to one of `addresses` (those of the URL's host that passed the check) and
+        say what became of it."""
         ...
 
 
@@ -162,39 +187,54 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
-def post_once(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> PushResult:
-    """One POST with http.client: each socket operation times out after `timeout` seconds,
-    certificates are verified and redirects are not followed (http.client follows none)."""
+def post_once(
+    *,
+    url: str,
+    addresses: Sequence[Address],
+    body: bytes,
+    headers: dict[str, str],
+    deadline: float,
+    watchdog: Watchdog,
+) -> PushResult:
+    """One POST with http.client to the first of `addresses` that answers, by `deadline`
+    (time.monotonic(); `watchdog` shuts the socket then): certificates are verified for the
+    URL's host and redirects are not followed (http.client follows none)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    scheme = parts.scheme.lower()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection: http.client.HTTPConnection
-    if parts.scheme.lower() == "https":
-        context = ssl.create_default_context()
-        connection = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
-    else:
-        connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    connection: http.client.HTTPConnection | None = None
     try:
+        connection = connect_pinned(
+            scheme=scheme,
+            host=parts.hostname or "",
+            port=parts.port or (443 if scheme == "https" else 80),
+            addresses=addresses,
+            deadline=deadline,
+            watchdog=watchdog,
+        )
         connection.request("POST", path, body=body, headers={**headers, "User-Agent": USER_AGENT})
         response = connection.getresponse()
         answer = response.read(ANSWER_BYTES)
         return classify(response.status, response.reason, response.getheader("Retry-After"), answer)
-    except TimeoutError:
-        return PushResult("retry", error=f"no answer within {timeout:g} s")
     except (OSError, http.client.HTTPException) as error:
+        if watchdog.fired or isinstance(error, TimeoutError):
+            return PushResult("retry", error="no answer within the deadline")
         # Refused, reset, unreachable, a TLS failure or a malformed answer: the receiver may
         # be back (or fixed) soon.
         return PushResult("retry", error=_describe(error))
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
 
 
 class HttpPoster:
     """POSTs within a hard deadline of `deadline` seconds.
 
-    Each POST runs in a small thread pool of its own, its socket timeouts capped at half the
-    deadline, so a receiver that accepts a connection and never answers costs one attempt
-    and frees the sender (as channels do: docs/dispatch.md).
+    Each POST runs in a small thread pool of its own. At the deadline a watchdog shuts its
+    socket, so a receiver that never answers, or answers a byte at a time, costs one
+    attempt and frees both the sender and the pool's thread (as channels do:
+    docs/dispatch.md). A POST still waiting for a pool thread then is never sent, and says
+    so (`PushResult.attempted`).
     """
 
     def __init__(self, *, deadline: float = 10.0, workers: int = 8) -> None:
@@ -210,13 +250,30 @@ class HttpPoster:
             return self._pool
 
     @timed_send("distributor")
-    def post(self, *, url: str, body: bytes, headers: dict[str, str]) -> PushResult:
-        """POST `body` to `url`; retry if no answer comes within the deadline."""
+    def post(
+        self, *, url: str, addresses: Sequence[Address], body: bytes, headers: dict[str, str]
+    ) -> PushResult:
+        """POST `body` to `url` at one of `addresses`; retry if no answer comes within the
+        deadline."""
+        deadline = time.monotonic() + self.deadline
+        watchdog = Watchdog()
         future = self._executor().submit(
-            post_once, url=url, body=body, headers=headers, timeout=self.deadline / 2
+            post_once,
+            url=url,
+            addresses=addresses,
+            body=body,
+            headers=headers,
+            deadline=deadline,
+            watchdog=watchdog,
         )
         try:
             return future.result(timeout=self.deadline)
         except FutureTimeout:
-            future.cancel()
+            watchdog.fire()  # the thread lets go of the receiver at once
+            if future.cancel():
+                return PushResult(
+                    "retry",
+                    error=f"not sent within {self.deadline:g} s: every sender was busy",
+                    attempted=False,
+                )
             return PushResult("retry", error=f"no answer within {self.deadline:g} s")

@@ -82,7 +82,7 @@ def read_pending_token(secret: str, token: str) -> Pending | None:
 @dataclasses.dataclass(frozen=True)
 class PendingUnsubscribe:
     """A web unsubscription waiting for its code: the number (E.164), this request's own
-    random id (its tries are counted under it), and when the code was asked for.
+    random id, and when the code was asked for.
 
     It says nothing about whether the number gets alerts: every number typed gets one."""
 

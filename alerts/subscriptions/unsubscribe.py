@@ -9,8 +9,10 @@ as STOP (`service.opt_out`), so that the two doors cannot drift apart.
 
 Codes are those of the web form (verification.py): 6 digits, stored only as a slow hash,
 10 minutes, and the newest code of a number is the one that works. Codes to subscribe and to
-unsubscribe share the flood limits per number and per client. Tries are counted per request
-in the throttle, the same for every number: 5, then the request is spent.
+unsubscribe share the flood limits per number and per client. Tries are counted per number
+(under a keyed hash) in the throttle, the same for every number: 5 wrong codes, and no code
+is taken for that number for 10 minutes. Counting per request would let one person ask for
+several codes and spend each request's tries on the newest code.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session
 from alerts.providers import SmsProvider
 from alerts.subscriptions import replies, service, store, verification
 from alerts.subscriptions.replies import Reply
-from alerts.subscriptions.tokens import PENDING_MAX_AGE, PendingUnsubscribe
+from alerts.subscriptions.tokens import PendingUnsubscribe
 from alerts.subscriptions.verification import (
     CODE_ATTEMPTS,
     CODE_MINUTES,
@@ -132,7 +134,8 @@ def confirm(
     the opt-out confirmation.
 
     Errors (codes): code_expired (CODE_MINUTES after it was asked for), code_locked (after
-    CODE_ATTEMPTS tries of this request), wrong_code (details: tries left), and, only for
+    CODE_ATTEMPTS wrong codes for this number, whichever request they came with, for
+    CODE_MINUTES), wrong_code (details: tries left), and, only for
     the right code, code_used (used already, or replaced by a newer code). Every number
     gets the same answers to a wrong code.
     """
@@ -140,9 +143,11 @@ def confirm(
     if now - pending.asked_at >= datetime.timedelta(minutes=CODE_MINUTES):
         raise CodeExpired("This code has expired. Ask for a new code.")
     try:
-        # Counted before the code is judged, so that tries sent at once cannot pass the cap.
+        # Counted before the code is judged, so that tries sent at once cannot pass the cap;
+        # per number (the throttle keeps only a keyed hash), not per request: every request
+        # for a number is judged against the same newest code.
         attempt = throttle.spend_attempt(
-            ATTEMPT_SCOPE, pending.request_id, allowed=CODE_ATTEMPTS, minutes=PENDING_MAX_AGE // 60
+            ATTEMPT_SCOPE, pending.phone, allowed=CODE_ATTEMPTS, minutes=CODE_MINUTES
         )
     except Locked:
         raise CodeLocked("Too many wrong codes. Ask for a new code.") from None
@@ -151,10 +156,10 @@ def confirm(
     if not verification.check_code(newest.code_hash if newest else "", code):
         throttle.record_failure(
             ATTEMPT_SCOPE,
-            pending.request_id,
+            pending.phone,
             attempt=attempt,
             allowed=CODE_ATTEMPTS,
-            minutes=PENDING_MAX_AGE // 60,
+            minutes=CODE_MINUTES,
         )
         left = CODE_ATTEMPTS - attempt
         if left <= 0:

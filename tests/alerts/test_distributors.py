@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
@@ -34,6 +35,7 @@ from alerts.dispatch.service import full_jitter
 from alerts.distributors import store
 from alerts.distributors.service import Pusher, add_distributor, push_due
 from alerts.distributors.setup import make_pusher
+from alerts.distributors.webhook import HttpPoster, push_target
 from alerts.models import Distributor, DistributorDelivery
 from alerts.subscriptions.channels import UrlPolicy
 from haven.cli import main
@@ -43,6 +45,7 @@ from tests.alerts.test_alerts_api import act
 from tests.alerts.test_dispatch import approve, no_wait, wait_for
 from tests.factories import COOK_COUNTY, free_port
 from tests.fakes.cap_receiver import CapReceiver, Push
+from tests.fakes.photo_server import PhotoServer
 from tests.fakes.tarpit import Tarpit
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -410,6 +413,53 @@ def test_a_receiver_that_refuses_connections_or_never_answers_is_tried_again_lat
     [(_v, _t, status, attempts, code, error)] = pushes(app, "Silent")
     assert (status, attempts, code) == ("pending", 1, None)
     assert error.startswith("no answer within")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"distributor_push_seconds": 0.5}], indirect=True)
+def test_a_receiver_answering_a_byte_at_a_time_is_let_go_at_the_deadline_and_holds_up_no_other(
+    app: Flask,
+    client: FlaskClient,
+    officers: dict[str, str],
+    cap_receiver: CapReceiver,
+    photo_server: PhotoServer,
+) -> None:
+    # Its status line, then a header byte every 0.1 s: no single read ever waits long. One
+    # pool thread, which the slow push must give back at its deadline for the other to go.
+    register(app, photo_server.url + "/slow-headers.jpg", "Slow")
+    register(app, cap_receiver.push_url(), "Healthy")
+    use_pusher(
+        app,
+        poster=HttpPoster(deadline=0.5, workers=1),
+        backoff=lambda attempts: datetime.timedelta(minutes=5),
+    )
+    approve(client, officers)
+    started = time.monotonic()
+    assert push_all(app) == 2
+    assert time.monotonic() - started < 3
+    assert photo_server.requests == ["/slow-headers.jpg"]
+    [(_v, _t, status, attempts, code, error)] = pushes(app, "Slow")
+    assert (status, attempts, code) == ("pending", 1, None)
+    assert error.startswith("no answer within")
+    assert pushes(app, "Healthy") == [(1, "Alert", "sent", 1, 200, None)]
+    assert len(cap_receiver.accepted) == 1
+
+
+def test_a_push_connects_to_the_address_its_check_passed_never_to_one_looked_up_again(
+    app: Flask, cap_receiver: CapReceiver
+) -> None:
+    policy = UrlPolicy.from_settings(app.extensions["haven.settings"])
+    loopback = ipaddress.ip_address("127.0.0.1")
+    assert push_target(cap_receiver.push_url(), policy).addresses == (loopback,)
+    # A name no resolver knows (.invalid): the POST can reach the receiver only at the
+    # checked address it is given, and still names the URL's host in its Host header.
+    url = f"http://receiver.invalid:{cap_receiver.port}/cap"
+    result = HttpPoster(deadline=5).post(
+        url=url, addresses=(loopback,), body=b"<alert/>", headers={"Content-Type": "text/xml"}
+    )
+    assert (result.outcome, result.status_code) == ("sent", 200)
+    [push] = cap_receiver.pushes
+    assert push.header("Host") == f"receiver.invalid:{cap_receiver.port}"
+    assert push.body == b"<alert/>"
 
 
 def test_nothing_is_pushed_for_an_alert_outside_the_receivers_area(

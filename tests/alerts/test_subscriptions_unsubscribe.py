@@ -266,6 +266,32 @@ def test_wrong_codes_change_nothing_and_the_fifth_spends_the_request(
     assert audience_count(client, officer) == 1
 
 
+def test_five_wrong_codes_spend_every_request_for_the_number_whatever_the_number(
+    app: Flask, client: FlaskClient, fake_twilio: FakeTwilio
+) -> None:
+    # Two requests for one number are judged against the same newest code: the tries are
+    # the number's, or each new request would bring five more guesses at that code.
+    subscribe(client, fake_twilio)
+    requests = {
+        p: (ask_to_unsubscribe(client, p), ask_to_unsubscribe(client, p)) for p in (PHONE, UNKNOWN)
+    }
+    right = unsubscribe_code(app, fake_twilio)  # PHONE's newest code: the second request's
+    wrong = "000000" if right != "000000" else "111111"
+    answers: dict[str, list[Any]] = {}
+    for phone, (first, second) in requests.items():
+        page, seen = first, []
+        for _ in range(5):
+            page = confirm(client, page, wrong)
+            seen.append(page)
+        seen += [confirm(client, second, wrong), confirm(client, second, right)]
+        answers[phone] = seen
+    assert [a.status_code for a in answers[PHONE]] == [422, 422, 422, 422, 423, 423, 423]
+    for known, unknown in zip(answers[PHONE], answers[UNKNOWN], strict=True):
+        assert unknown.status_code == known.status_code
+        assert same_page(unknown.get_data(as_text=True)) == same_page(known.get_data(as_text=True))
+    assert state(app)[0] == "active"
+
+
 def test_a_code_asked_for_more_than_ten_minutes_ago_has_expired(
     app: Flask, client: FlaskClient, fake_twilio: FakeTwilio
 ) -> None:

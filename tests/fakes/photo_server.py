@@ -9,7 +9,8 @@ and two servers that misbehave, as a police website on a bad day may.
         photos.url + "/dribble.jpg"    # its headers at once, then a byte every 0.1 s
         photos.url + "/slow-headers.jpg"  # its status line, then a header byte every 0.1 s
 
-Both misbehaving paths stop when the client hangs up (or the server is stopped), so that no
+A POST gets the same answers as a GET (a CAP receiver can have a bad day too). The
+misbehaving paths stop when the client hangs up (or the server is stopped), so that no
 thread outlives the test.
 """
 
@@ -48,6 +49,8 @@ class _Handler(QuietHandler):
             self.send_body(served.status, served.body, served.content_type, served.headers)
         else:
             self.send_body(404, b"<h1>Not found</h1>", "text/html")
+
+    do_POST = do_GET
 
     def _endless(self, server: PhotoServer) -> None:
         self.send_response(200)
