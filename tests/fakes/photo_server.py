@@ -8,6 +8,7 @@ and two servers that misbehave, as a police website on a bad day may.
                                        # `photos.streamed` counts what it managed to send
         photos.url + "/dribble.jpg"    # its headers at once, then a byte every 0.1 s
         photos.url + "/slow-headers.jpg"  # its status line, then a header byte every 0.1 s
+                                       # (both at most 600 bytes; `photos.dribbled` counts)
 
 A POST gets the same answers as a GET (a CAP receiver can have a bad day too). The
 misbehaving paths stop when the client hangs up (or the server is stopped), so that no
@@ -74,6 +75,8 @@ class _Handler(QuietHandler):
                     break
                 self.wfile.write(b"a")
                 self.wfile.flush()
+                with server._lock:
+                    server.dribbled += 1
         except OSError:
             pass  # the client hung up
 
@@ -88,6 +91,8 @@ class _Handler(QuietHandler):
                     break
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
+                with server._lock:
+                    server.dribbled += 1
         except OSError:
             pass  # the client hung up
 
@@ -104,6 +109,7 @@ class PhotoServer(LoopbackHTTPServer):
         self._files: dict[str, Served] = {}
         self._requests: list[str] = []
         self.streamed = 0
+        self.dribbled = 0  # bytes the slow paths sent before the client hung up
 
     def add(
         self,
