@@ -404,9 +404,7 @@ def test_a_receiver_that_refuses_connections_or_never_answers_is_tried_again_lat
     register(app, f"http://127.0.0.1:{tarpit.port}/cap", "Silent")
     use_pusher(app, backoff=lambda attempts: datetime.timedelta(minutes=5))
     approve(client, officers)
-    started = time.monotonic()
-    assert push_all(app) == 2
-    assert time.monotonic() - started < 3  # the silent one let go within its deadline
+    assert push_all(app) == 2  # returns at all: the silent one is let go at its deadline
     [(_v, _t, status, attempts, code, error)] = pushes(app, "Closed")
     assert (status, attempts, code) == ("pending", 1, None)
     assert "ConnectionRefusedError" in error
@@ -433,10 +431,11 @@ def test_a_receiver_answering_a_byte_at_a_time_is_let_go_at_the_deadline_and_hol
         backoff=lambda attempts: datetime.timedelta(minutes=5),
     )
     approve(client, officers)
-    started = time.monotonic()
     assert push_all(app) == 2
-    assert time.monotonic() - started < 3
     assert photo_server.requests == ["/slow-headers.jpg"]
+    # Let go long before the slow receiver was done (600 header bytes, one per 0.1 s):
+    # counted in bytes it sent, not timed.
+    assert photo_server.dribbled < 600 // 4
     [(_v, _t, status, attempts, code, error)] = pushes(app, "Slow")
     assert (status, attempts, code) == ("pending", 1, None)
     assert error.startswith("no answer within")
