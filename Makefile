@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 LOWEST := .venv-lowest
-LANGUAGES := en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th tl tr uk ur vi zh
+LANGUAGES := en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th tl tr uk ur vi zh ru fa pl ja ht so sw am
 # The `video` dependency group (Meta's vpdq, the suite's video-hash reference) compiles against
 # FFmpeg's development libraries and cmake; it is installed where they are. CI installs them
 # (.ci/run), and there the tests that need vpdq fail rather than skip without it.

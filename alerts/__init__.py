@@ -16,11 +16,13 @@ def init_app(app: Flask) -> None:
     from alerts.api import bp as api_bp
     from alerts.cap_sign import load_cap_signer
     from alerts.dispatch.webhooks import bp as twilio_status_bp
+    from alerts.dispatch.webhooks import vonage_bp as vonage_status_bp
     from alerts.pages import bp as pages_bp
     from alerts.publish import CAP_SIGNER
     from alerts.subscriptions.api import bp as subscription_api_bp
     from alerts.subscriptions.pages import bp as subscription_pages_bp
     from alerts.subscriptions.webhooks import bp as subscription_webhooks_bp
+    from alerts.subscriptions.webhooks import vonage_bp as subscription_vonage_bp
 
     audience.init_app(app)
     settings = app.extensions["haven.settings"]
@@ -32,7 +34,9 @@ def init_app(app: Flask) -> None:
         api_bp,
         pages_bp,
         twilio_status_bp,
+        vonage_status_bp,
         subscription_webhooks_bp,
+        subscription_vonage_bp,
         subscription_api_bp,
         subscription_pages_bp,
     ):

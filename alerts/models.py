@@ -211,6 +211,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    # Which SMS provider took it ("twilio", "vonage"); the provider's own id for it.
+    provider: Mapped[str | None] = mapped_column(String(16))
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
     error_code: Mapped[str | None] = mapped_column(String(16))
     # Why it failed (or was last put off), for a person: "render: KeyError: 'name'".

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from babel import Locale
 from babel.dates import format_skeleton
 from flask import (
     Blueprint,
@@ -48,7 +47,7 @@ from alerts.svg import AreaMap
 from alerts.timezones import local_time, time_ago
 from alerts.views import cap_identifier
 from haven.db import get_session, utcnow
-from haven.i18n import ALL, current_language
+from haven.i18n import ALL, current_language, name_in
 from haven.languages import LANGUAGES
 from haven.settings import get_settings
 
@@ -232,7 +231,7 @@ def _other_texts(view: PublicView, reader: str) -> list[dict[str, str]]:
     return [
         {
             "code": code,
-            "name": Locale.parse(ALL[code].catalog).get_display_name(locale) or code,
+            "name": name_in(code, locale),
             "direction": ALL[code].direction,
             "text": view.content.texts[code],
         }

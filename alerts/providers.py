@@ -6,27 +6,38 @@ needs no account). Other channels go through Apprise. The dispatcher sees only `
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import dataclasses
 import datetime
 import email.utils
 import itertools
+import json
 import logging
+import platform
 import re
 import threading
+import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
+import aiohttp
 import apprise
 from apprise.attachment.memory import AttachMemory
 from apprise.result import AppriseResultStatus
+from twilio import __version__ as twilio_version
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.version import Version
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
-from haven.metrics import timed_send
+from haven.metrics import SEND_SECONDS, timed_send
 
 if TYPE_CHECKING:
     from haven.settings import Settings
@@ -39,13 +50,26 @@ Outcome = Literal["accepted", "retry", "failed"]
 RETRYABLE_CODES = frozenset({"30001", "30003", "30008"})  # queue overflow, unreachable, unknown
 OPTED_OUT = "21610"  # the recipient replied STOP: opt them out
 UNDELIVERABLE_CODES = frozenset({"21211", "30005", "30006"})  # invalid, unknown, landline
-PERMANENT_CODES = UNDELIVERABLE_CODES | {OPTED_OUT}
+# Vonage's (alerts/vonage.py), prefixed so that none is taken for one of Twilio's: send status
+# 7 (number barred), receipt err-codes 4 (call barred by the user) and 9 (the user asked for no
+# more messages from this sender): opt them out; receipt err-code 3 (absent subscriber,
+# permanent): no such mobile number any more.
+VONAGE_OPTED_OUT_CODES = frozenset({"vonage-7", "vonage-dlr-4", "vonage-dlr-9"})
+VONAGE_UNDELIVERABLE_CODES = frozenset({"vonage-dlr-3"})
+OPTED_OUT_CODES = VONAGE_OPTED_OUT_CODES | {OPTED_OUT}
+PERMANENT_CODES = UNDELIVERABLE_CODES | VONAGE_UNDELIVERABLE_CODES | OPTED_OUT_CODES
 # Twilio keeps an unsent message queued for at most this long (seconds); 36000 by default.
 VALIDITY_RANGE = (1, 36_000)
 # Apprise error codes in SendResult (no more than Delivery.error_code's 16 characters).
 APPRISE_FAILED = "apprise"
 APPRISE_BAD_URL = "apprise-url"
 APPRISE_DEADLINE = "apprise-deadline"
+# What the async path says about itself, as the twilio client does (plus "aiohttp").
+_USER_AGENT = (
+    f"twilio-python/{twilio_version} ({platform.system()} {platform.machine()}) "
+    f"Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+)
+_UNABLE = "Unable to create record"  # the twilio client's words for a refused create
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,16 +90,62 @@ class SendResult:
     # False when the provider answered that it did not take the message and to try later
     # (HTTP 429 or 5xx): an outage must not use up an AMBER alert's attempts.
     spends_attempt: bool = True
+    # Which provider answered ("twilio", "vonage"), where several share the traffic
+    # (alerts/failover.py): dispatch records it in Delivery.provider.
+    provider: str | None = None
 
 
 class SmsProvider(Protocol):
-    """Sends one SMS."""
+    """Sends one SMS, blocking (`send_sms`) or on an event loop (`send_sms_async`).
+
+    The dispatcher sends with `send_sms_async`, many messages in flight at once. A provider
+    that can only block may subclass this protocol and inherit the adapter below, which runs
+    `send_sms` in a thread; a provider with a non-blocking client implements it natively.
+    """
 
     def send_sms(
         self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
     ) -> SendResult:
         """Hand one message to the provider."""
         ...
+
+    async def send_sms_async(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        """Hand one message to the provider without blocking the event loop: by default,
+        `send_sms` in a thread of the loop's default executor."""
+        return await asyncio.to_thread(
+            self.send_sms,
+            to=to,
+            body=body,
+            validity_seconds=validity_seconds,
+            status_callback=status_callback,
+        )
+
+
+async def send_sms_async(
+    provider: SmsProvider,
+    *,
+    to: str,
+    body: str,
+    validity_seconds: int | None,
+    status_callback: str | None,
+) -> SendResult:
+    """`provider.send_sms_async`, or its `send_sms` in a thread for a provider that matches
+    the protocol without subclassing it and has no async send of its own."""
+    native = getattr(provider, "send_sms_async", None)
+    if native is not None:
+        result: SendResult = await native(
+            to=to, body=body, validity_seconds=validity_seconds, status_callback=status_callback
+        )
+        return result
+    return await SmsProvider.send_sms_async(
+        provider,
+        to=to,
+        body=body,
+        validity_seconds=validity_seconds,
+        status_callback=status_callback,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +182,14 @@ class LogSmsProvider:
         log.info("SMS to %s: %s", to, body)
         return SendResult("accepted", status="sent", provider_id=f"log-{next(self._ids)}")
 
+    async def send_sms_async(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        """Log the message and report it sent (logging does not wait on the network)."""
+        return self.send_sms(
+            to=to, body=body, validity_seconds=validity_seconds, status_callback=status_callback
+        )
+
 
 class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
     """The twilio client's own HTTP client, with two changes: every request goes to
@@ -139,6 +217,18 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no ty
 
     def log_response(self, status_code: int, response: Any) -> None:
         """Log nothing."""
+
+
+def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    """Close an async provider's connection pool from outside its loop, briefly."""
+    if session.closed or loop.is_closed() or not loop.is_running():
+        return
+    with contextlib.suppress(RuntimeError):
+        if asyncio.get_running_loop() is loop:  # collected in the loop's own thread
+            loop.create_task(session.close())
+            return
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -170,7 +260,7 @@ def clamp_validity(seconds: int) -> int:
     return min(max(seconds, VALIDITY_RANGE[0]), VALIDITY_RANGE[1])
 
 
-class TwilioSmsProvider:
+class TwilioSmsProvider(SmsProvider):
     """Sends SMS through Twilio's Messages API with the official client.
 
     One client per thread: the twilio client shares one requests.Session and records each
@@ -186,6 +276,7 @@ class TwilioSmsProvider:
         from_number: str | None = None,
         api_base: str | None = None,
         timeout: float = 10,
+        connections: int = 100,
     ) -> None:
         if not messaging_service_sid and not from_number:
             raise ValueError("Twilio needs a messaging service SID or a from number")
@@ -199,6 +290,19 @@ class TwilioSmsProvider:
         self._api_base = api_base
         self._timeout = timeout
         self._local = threading.local()
+        # The async path: form fields as Twilio names them, and one pool per event loop.
+        self._form_sender: dict[str, str] = (
+            {"MessagingServiceSid": messaging_service_sid}
+            if messaging_service_sid
+            else {"From": from_number or ""}
+        )
+        base = (api_base or "https://api.twilio.com").rstrip("/")
+        self._messages_url = f"{base}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._connections = connections
+        self._encoded: dict[tuple[str, int | None, str | None], str] = {}
+        self._sessions: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, aiohttp.ClientSession
+        ] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"<TwilioSmsProvider {self._account_sid}>"  # never the token
@@ -233,6 +337,86 @@ class TwilioSmsProvider:
             log.warning("Twilio unreachable, will retry: %s", type(error).__name__)
             return SendResult("retry")
         return SendResult("accepted", status=message.status, provider_id=message.sid)
+
+    async def send_sms_async(
+        self, *, to: str, body: str, validity_seconds: int | None, status_callback: str | None
+    ) -> SendResult:
+        """Create one Message without blocking, on a keep-alive connection of this event
+        loop's pool; map Twilio's answer exactly as `send_sms` does.
+
+        The Messages endpoint alone goes through aiohttp here: the twilio client's own async
+        path (`create_async`) costs several times the CPU per message (docs/dispatch.md, "The
+        send path"). Refusals are turned into the twilio client's own exceptions
+        (`Version.exception`) and mapped by `_refused`, as for `send_sms`.
+        """
+        # A dispatch sends one body to many numbers: the rest of the form is encoded once.
+        key = (body, validity_seconds, status_callback)
+        rest = self._encoded.get(key)
+        if rest is None:
+            form: dict[str, str] = {"Body": body, **self._form_sender}
+            if validity_seconds is not None:
+                form["ValidityPeriod"] = str(clamp_validity(validity_seconds))
+            if status_callback:
+                form["StatusCallback"] = status_callback
+            rest = self._encoded[key] = "&" + urlencode(form)
+            if len(self._encoded) > 64:  # many versions and languages: keep the last few
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                    self._encoded.pop(next(iter(self._encoded)))
+        data = ("To=" + quote_plus(to) + rest).encode()
+        started = time.perf_counter()
+        try:
+            async with self._session().post(self._messages_url, data=data) as response:
+                status, text = response.status, await response.text()
+                headers = dict(response.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            # As in send_sms: Twilio may have taken the message before the connection broke.
+            log.warning("Twilio unreachable, will retry: %s", type(error).__name__)
+            return SendResult("retry")
+        finally:
+            SEND_SECONDS.labels(channel="sms").observe(time.perf_counter() - started)
+        if 200 <= status < 300:
+            try:
+                message = json.loads(text)
+                return SendResult("accepted", status=message["status"], provider_id=message["sid"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("Twilio answered %d with no message in it, will retry", status)
+                return SendResult("retry")
+        refusal = Version.exception(
+            "POST", self._messages_url, TwilioResponse(status, text, headers), _UNABLE
+        )
+        return self._refused(refusal, headers)
+
+    def _session(self) -> aiohttp.ClientSession:
+        """This event loop's connection pool (aiohttp binds a session to its loop)."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            credentials = f"{self._account_sid}:{self._auth_token}".encode()
+            session = aiohttp.ClientSession(
+                # As the blocking client's: to connect, and between bytes of the answer. Not
+                # in total: a send waiting for a free connection of the pool is not late, and
+                # one abandoned after Twilio took it would go out twice.
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self._timeout, sock_read=self._timeout
+                ),
+                connector=aiohttp.TCPConnector(limit=self._connections),
+                headers={
+                    "Authorization": "Basic " + base64.b64encode(credentials).decode(),
+                    "User-Agent": _USER_AGENT,
+                    "Accept": "application/json",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            self._sessions[loop] = session
+            # Closed with the provider (or at exit) on its loop, if that still runs.
+            weakref.finalize(self, _close_session, loop, session)
+        return session
+
+    async def aclose(self) -> None:
+        """Close the running loop's connection pool (the next send opens a new one)."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
 
     def _refused(self, error: Any, headers: dict[str, str]) -> SendResult:
         status = int(error.status)
@@ -382,15 +566,30 @@ def make_channel_provider(settings: Settings) -> AppriseChannelProvider:
 
 
 def make_sms_provider(settings: Settings) -> SmsProvider:
-    """Twilio when its account, token and a sender are set; the log when none is.
+    """Twilio or Vonage, whichever has its credentials set, or both behind failover
+    (alerts/failover.py, shares from HAVEN_SMS_PROVIDERS); the log when neither has.
 
-    Part of a Twilio configuration is an error, not a quiet fall-back to the log.
+    Part of a provider's configuration is an error, not a quiet fall-back to the log.
     """
+    from alerts.failover import make_failover  # both import this module
+    from alerts.vonage import make_vonage_provider
+
+    twilio = make_twilio_provider(settings)
+    vonage = make_vonage_provider(settings)
+    if twilio is not None and vonage is not None:
+        return make_failover(settings, {"twilio": twilio, "vonage": vonage})
+    if twilio is None and vonage is None:
+        log.info("no Twilio or Vonage credentials: SMS go to the log")
+        return LogSmsProvider()
+    return twilio or vonage  # type: ignore[return-value]  # one of them is set
+
+
+def make_twilio_provider(settings: Settings) -> TwilioSmsProvider | None:
+    """Twilio when its account, token and a sender are set; None when none of them is."""
     sid, token = settings.twilio_account_sid, settings.twilio_auth_token
     sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
     if not (sid or token):
-        log.info("no Twilio credentials: SMS go to the log")
-        return LogSmsProvider()
+        return None
     if not (sid and token and sender):
         raise ValueError(
             "Twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and one of "

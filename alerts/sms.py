@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
-from babel import Locale
 from babel.lists import format_list
 from flask import current_app, has_app_context
 from flask_babel import force_locale, get_locale
@@ -175,9 +174,8 @@ class _Parts:
         names = format_list([c.name for c in self.children], locale=get_locale())
         text_language = None
         if self.text_language is not None:
-            # The language's name in the reader's language, from CLDR ("inglés", "الإسبانية").
-            written = Locale.parse(i18n.ALL[self.text_language].catalog)
-            text_language = written.get_display_name(get_locale()) or self.text_language
+            # The language's name in the reader's language ("inglés", "الإسبانية").
+            text_language = i18n.name_in(self.text_language, get_locale())
         return {
             "agency": self.agency,
             "children": children,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Row, Table, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import ARRAY, Row, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from alerts.models import (
@@ -20,7 +21,7 @@ from alerts.models import (
     Subscriber,
     SubscriberLocation,
 )
-from haven.db import take_numbers
+from haven.db import UTCDateTime, take_numbers
 
 RowT = TypeVar("RowT")
 LOCATIONS = "locations"  # the counter that orders subscriber-location changes
@@ -261,10 +262,12 @@ def get_subscriber_by_phone(*, session: Session, phone: str) -> Subscriber | Non
 
 
 def _among(session: Session, column: Any, values: Sequence[Any]) -> Any:
-    """`column IN values`, as one array parameter on PostgreSQL (thousands of values)."""
+    """`column IN values` as one parameter (an import asks about tens of thousands): an array
+    on PostgreSQL, a JSON list read by json_each on SQLite."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
+    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def fetch_subscribers_by_phone(*, session: Session, phones: Sequence[str]) -> dict[str, int]:
@@ -273,7 +276,7 @@ def fetch_subscribers_by_phone(*, session: Session, phones: Sequence[str]) -> di
         return {}
     rows = session.execute(
         select(Subscriber.phone, Subscriber.id).where(_among(session, Subscriber.phone, phones))
-    )
+    ).all()
     return {phone: subscriber_id for phone, subscriber_id in rows if phone is not None}
 
 
@@ -292,33 +295,88 @@ def count_locations(*, session: Session, subscriber_ids: Sequence[int]) -> dict[
     return {subscriber_id: n for subscriber_id, n in rows}
 
 
-def _bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows: COPY on PostgreSQL, one executemany on SQLite."""
+# New subscribers in bulk: one INSERT ... SELECT from a JSON parameter (SQLite) or from a
+# staging table filled by COPY (PostgreSQL), skipping any number already taken (a sign-up
+# that committed meanwhile), returning the ids it gave. Measured on PostgreSQL for 1M
+# numbers: the client spent 1.4 s with COPY and 2.8 s passing arrays to unnest().
+_INSERT_NEW_SUBSCRIBERS = {
+    "postgresql": """
+        INSERT INTO subscriber (phone, language, status, is_tester, created_at)
+        SELECT phone, language, 'active', false, %s FROM haven_import_subscriber
+        ON CONFLICT (phone) DO NOTHING
+        RETURNING phone, id""",
+    # WHERE true: SQLite's upsert after INSERT ... SELECT needs it to parse.
+    "sqlite": """
+        INSERT INTO subscriber (phone, language, status, is_tester, created_at)
+        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'active', 0, ?
+        FROM json_each(?) WHERE true
+        ON CONFLICT (phone) DO NOTHING
+        RETURNING phone, id""",
+}
+
+
+def add_new_subscribers(
+    *, session: Session, rows: Sequence[tuple[str, str]], created_at: datetime.datetime
+) -> dict[str, int]:
+    """Insert active subscribers from (phone, language) pairs in one statement. A phone that
+    is already a subscriber's is left as it is; returns the ids of those inserted by phone."""
     if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), list(rows))
-        return
-    columns = list(rows[0])
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        return {}
+    connection = session.connection()
+    dialect = connection.dialect
+    # The driver's own cursor: SQLAlchemy's rows cost more than the insert (1.3 µs a row).
+    # The timestamp is stored exactly as the UTCDateTime column stores it.
+    stamp = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    created = stamp(created_at) if stamp else created_at
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if dialect.name != "postgresql":
+        cursor.execute(_INSERT_NEW_SUBSCRIBERS["sqlite"], (created, json.dumps(rows)))
+        return dict(cursor.fetchall())
+    # Created and dropped inside this transaction (a rollback drops it too).
+    cursor.execute(
+        "CREATE TEMPORARY TABLE haven_import_subscriber (phone text, language text) ON COMMIT DROP"
+    )
+    with cursor.copy("COPY haven_import_subscriber (phone, language) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([row[c] for c in columns])
+            copy.write_row(row)
+    cursor.execute(_INSERT_NEW_SUBSCRIBERS["postgresql"], (created,))
+    inserted = dict(cursor.fetchall())
+    cursor.execute("DROP TABLE haven_import_subscriber")
+    return inserted
 
 
-def add_subscribers(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert subscribers in bulk."""
-    _bulk_insert(session, cast(Table, Subscriber.__table__), rows)
+_LOCATION_COLUMNS = "subscriber_id, lat, lon, zip, active, seq"
 
 
 def add_locations(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert locations ({subscriber_id, lat, lon, zip}), numbered for the audience index."""
-    numbers = take_numbers(session, LOCATIONS, len(rows))
-    _bulk_insert(
-        session,
-        cast(Table, SubscriberLocation.__table__),
-        [{**row, "active": True, "seq": seq} for row, seq in zip(rows, numbers, strict=True)],
+    add_location_rows(
+        session=session,
+        rows=[(row["subscriber_id"], row["lat"], row["lon"], row["zip"]) for row in rows],
     )
+
+
+def add_location_rows(
+    *, session: Session, rows: Sequence[tuple[int, float, float, str | None]]
+) -> None:
+    """Insert locations given as (subscriber_id, lat, lon, zip), numbered for the audience
+    index: COPY on PostgreSQL, one executemany on SQLite, without per-row type processing."""
+    if not rows:
+        return
+    numbers = take_numbers(session, LOCATIONS, len(rows))
+    values = [(*row, True, seq) for row, seq in zip(rows, numbers, strict=True)]
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.exec_driver_sql(
+            "INSERT INTO subscriber_location (subscriber_id, lat, lon, zip, active, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        return
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY subscriber_location ({_LOCATION_COLUMNS}) FROM STDIN") as copy:
+        for value in values:
+            copy.write_row(value)
 
 
 def set_subscriber_locations_active(*, session: Session, subscriber_id: int, active: bool) -> None:

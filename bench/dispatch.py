@@ -1,12 +1,14 @@
-"""One AMBER alert to 1,000,000 subscribers: Celery workers, Redis, PostgreSQL, the twilio client.
+"""One AMBER alert to 1,000,000 subscribers: Celery workers, Redis, PostgreSQL, the real client.
 
 Run from the repository root:
 
     .venv/bin/python -m bench.dispatch [--subscribers 1000000] [--workers 2] [--concurrency 8]
-        [--batch 500] [--senders 8] [--max-minutes 15] [--profile]
+        [--batch 500] [--senders 4] [--in-flight 64] [--max-minutes 15] [--profile]
+        [--fail-after N]
 
-`--workers`, `--concurrency`, `--batch` and `--senders` take comma-separated lists; every
-combination runs in turn on the same subscribers (the delivery table is emptied in between).
+`--workers`, `--concurrency`, `--batch`, `--senders` and `--in-flight` take comma-separated
+lists; every combination runs in turn on the same subscribers (the delivery table is emptied
+in between).
 
 What runs is the production path. A database of its own (haven_bench_<random>) gets the
 subscribers by COPY, all inside Cook County, IL (the rows `alerts.store.add_subscribers` and
@@ -14,13 +16,21 @@ subscribers by COPY, all inside Cook County, IL (the rows `alerts.store.add_subs
 and two officers come from the `haven` CLI. `haven serve` takes the draft, submit and approve
 calls with `HAVEN_BROKER_URL` set, so approval writes the outbox row and enqueues the record
 task; `haven worker` processes (Celery, thread pool, the first with beat) record the
-deliveries and send them through `TwilioSmsProvider` (the official twilio client) to
-`FakeTwilio`, a loopback Twilio Messages API in a process of its own, with
-`HAVEN_SMS_RATE_PER_SECOND` high enough never to wait.
+deliveries and send them, many in flight, through `TwilioSmsProvider.send_sms_async` to
+`LeanFakeTwilio` (tests/fakes/twilio_lean.py), a lean asyncio Twilio Messages API in a process
+of its own, with `HAVEN_SMS_RATE_PER_SECOND` high enough never to wait.
 
-Baseline in the same run: the same client sending to the same fake with no database, from one
-process with threads (and from as many processes as there are workers), so Haven's rate reads
-as a share of the client's own ceiling on this machine. Goal: 2,000 messages/s (1M in 8.5 min).
+Baseline in the same run: three client paths sending to the same fake with no database: the
+twilio client blocking in threads, the twilio client's own async path (`create_async`), and
+Haven's async path (from one process, and from as many as there are workers), so Haven's rate
+reads as a share of its client's own ceiling on this machine. Goal: 2,000 messages/s (1M in
+8.5 min), the first SMS within 2 s of approval.
+
+`--fail-after N`: the fake answers HTTP 500 to every message after the N-th, as a provider
+failing part-way; the run then reports when the failures began, how many messages were lost
+(recipients never reached) and, when `make_sms_provider` builds a failover of two providers
+(alerts/failover.py, with the second provider's settings in the environment), when the other
+took over. With Twilio alone, nothing more can be delivered: the run stops at `--max-minutes`.
 
 Each run stops after `--max-minutes` and reports its partial rate. `--profile` samples one
 worker with py-spy (`pip install py-spy`) while it sends. At the end the workers, the fake and
@@ -30,6 +40,7 @@ the server are stopped, the Redis keys of the run deleted and the database dropp
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import datetime
@@ -47,6 +58,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -94,7 +106,7 @@ NULL = "\\N"  # COPY's text format
 COPY_CHUNK = 50_000
 POLL_SECONDS = 0.5
 PROFILE_SECONDS = 30.0
-READY_SECONDS = 60.0
+READY_SECONDS = 300.0  # a worker builds or maps the audience index of 1M before it is ready
 # Seconds a step waits for its workers to finish their tasks before killing them.
 STOP_SECONDS = 30.0
 WORKERS = "Celery workers (and beat)"
@@ -209,46 +221,43 @@ def load_subscribers(database_url: str, count: int, seed: int) -> float:
 
 def _serve_fake(connection: Connection) -> None:
     """The fake's process: serve until told to stop, answering the parent's questions."""
-    from http.server import ThreadingHTTPServer
+    from tests.fakes.twilio_lean import LeanFakeTwilio
 
-    from tests.fakes.twilio_server import FakeTwilio
-
-    # socketserver listens with a backlog of 5: with dozens of senders connecting at once the
-    # kernel refuses connections, which Twilio's servers never do. In this process only.
-    ThreadingHTTPServer.request_queue_size = 1024
-
-    with FakeTwilio() as fake:
+    with LeanFakeTwilio() as fake:
         connection.send((fake.url, fake.account_sid, fake.auth_token))
         while True:
             command = connection.recv()
             if command == "count":
-                connection.send(fake.requests)
+                connection.send(len(fake.recipients))
             elif command == "first":
-                messages = fake.messages[:1] if fake.requests else []
                 connection.send(
-                    (messages[0].received_at, messages[0].body) if messages else (None, "")
+                    (fake.received[0], fake.first_body) if fake.recipients else (None, "")
                 )
             elif command == "summary":
-                messages = fake.messages
-                received = np.sort(np.fromiter((m.received_at for m in messages), float))
-                recipients = Counter(m.to for m in messages)
+                count = len(fake.recipients)  # the loop thread may append meanwhile
+                recipients = Counter(fake.recipients[:count])
                 connection.send(
                     {
                         "requests": fake.requests,
-                        "accepted": len(messages),
+                        "accepted": count,
                         "unique": len(recipients),
-                        "duplicates": len(messages) - len(recipients),
-                        "received": received,
+                        "duplicates": count - len(recipients),
+                        "received": np.sort(np.asarray(fake.received[:count], dtype=float)),
+                        "recipients": set(recipients),
+                        "connections": fake.connections,
                     }
                 )
-                del messages, recipients
+                del recipients
+            elif isinstance(command, tuple) and command[0] == "fail_after":
+                fake.fail_after = command[1]
+                connection.send(None)
             else:
                 connection.send(None)
                 return
 
 
 class FakeTwilioProcess:
-    """`FakeTwilio` in a spawned process (its own GIL), stopped on exit."""
+    """`LeanFakeTwilio` in a spawned process (its own GIL), stopped on exit."""
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -281,16 +290,109 @@ class FakeTwilioProcess:
         return self._connection.recv()
 
 
+def _serve_vonage(connection: Connection) -> None:
+    """The second provider's fake (alerts/vonage.py's FakeVonage) in a process of its own."""
+    from tests.fakes.vonage_server import FakeVonage
+
+    with FakeVonage() as fake:
+        settings = fake.settings()
+        env = {
+            "VONAGE_API_KEY": str(settings["vonage_api_key"]),
+            "VONAGE_API_SECRET": str(settings["vonage_api_secret"]),
+            "VONAGE_SIGNATURE_SECRET": str(settings["vonage_signature_secret"]),
+            "HAVEN_VONAGE_SIGNATURE_METHOD": str(settings["vonage_signature_method"]),
+            "VONAGE_FROM": str(settings["vonage_from"]),
+            "HAVEN_VONAGE_REST_HOST": str(settings["vonage_rest_host"]),
+            "HAVEN_VONAGE_CA_BUNDLE": str(settings["vonage_ca_bundle"]),
+        }
+        connection.send(env)
+        while True:
+            command = connection.recv()
+            if command == "count":
+                connection.send(len(fake.messages))
+            elif command == "summary":
+                messages = fake.messages
+                connection.send(
+                    (
+                        ["+" + m.to.lstrip("+") for m in messages],
+                        np.sort(np.asarray([m.received_at for m in messages], dtype=float)),
+                    )
+                )
+            else:
+                connection.send(None)
+                return
+
+
+class FakeVonageProcess:
+    """FakeVonage in a spawned process; `env` points Haven's Vonage client at it."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self.process = context.Process(target=_serve_vonage, args=(child,), daemon=True)
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> FakeVonageProcess:
+        self.process.start()
+        self.env = self._connection.recv()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            self._connection.send("stop")
+            self._connection.recv()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+    def ask(self, command: str) -> Any:
+        """Send a command ('count', 'summary') and return the answer."""
+        self._connection.send(command)
+        return self._connection.recv()
+
+
+def _failover_figures(
+    outcome: Outcome,
+    summary: dict[str, Any],
+    other: FakeVonageProcess | None,
+    approved: float,
+    fail_after: int,
+) -> None:
+    """When provider A began failing, when B took over, and who was reached by neither."""
+    received = summary["received"]
+    if len(received) >= fail_after:
+        outcome.failing_from = float(received[fail_after - 1] - approved)
+    reached = set(summary["recipients"])
+    if other is not None:
+        recipients, times = other.ask("summary")
+        outcome.other_sent = len(recipients)
+        reached |= set(recipients)
+        outcome.duplicates += len(recipients) - len(set(recipients))
+        outcome.duplicates += len(set(recipients) & set(summary["recipients"]))
+        after = times[times - approved > (outcome.failing_from or 0.0)]
+        if len(after):
+            outcome.shifted_at = float(after[0] - approved)
+    outcome.lost = outcome.expected - len(reached)
+
+
 # The baseline: the client alone
+
+
+# The three client paths measured alone: Haven's choice is the last.
+BLOCKING = "twilio client, blocking (threads)"
+TWILIO_ASYNC = "twilio client, create_async (AsyncTwilioHttpClient)"
+HAVEN_ASYNC = "Haven's send_sms_async (aiohttp, Messages endpoint only)"
+WARM_UP = 300  # messages each client sends before it is measured (imports, connections)
 
 
 @dataclasses.dataclass(frozen=True)
 class Ceiling:
-    """The twilio client sending to the fake with no database."""
+    """One client path sending to the fake with no database."""
 
     when: str  # before or after the dispatches
+    client: str
     processes: int
-    threads: int
+    threads: int  # threads (blocking) or messages in flight (async) per process
     messages: int
     seconds: float
     client_cpu: float
@@ -303,72 +405,152 @@ class Ceiling:
 
 
 def _send_many(
-    url: str, sid: str, token: str, body: str, count: int, threads: int, offset: int
-) -> None:
-    """Send `count` messages from `threads` threads, each with its own client (as Haven does)."""
+    client: str,
+    url: str,
+    sid: str,
+    token: str,
+    body: str,
+    count: int,
+    threads: int,
+    offset: int,
+    out: Any = None,
+) -> tuple[float, float]:
+    """Send WARM_UP messages, then `count` measured: (seconds, CPU seconds of this process).
+    Blocking: `threads` threads sharing one provider (a client per thread, as Haven did).
+    Async: `threads` messages in flight on one event loop."""
     from alerts.providers import TwilioSmsProvider
 
     provider = TwilioSmsProvider(sid, token, from_number=FROM_NUMBER, api_base=url)
     callback = f"{PUBLIC_URL}/webhooks/twilio/status"
     failed: list[str] = []
+    loop = asyncio.new_event_loop()
+    twilio: Any = None
 
-    def work(part: int) -> None:
-        for n in range(part, count, threads):
-            result = provider.send_sms(
-                to=f"+1312555{(offset + n) % 10_000:04d}",
-                body=body,
-                validity_seconds=21_600,
-                status_callback=callback,
+    def number(n: int) -> str:
+        return f"+1312{(offset + n) // 10_000 % 800 + 200:03d}{(offset + n) % 10_000:04d}"
+
+    async def one_async(n: int) -> None:
+        if client == HAVEN_ASYNC:
+            result = await provider.send_sms_async(
+                to=number(n), body=body, validity_seconds=21_600, status_callback=callback
             )
             if result.outcome != "accepted":
                 failed.append(result.outcome)
+        else:
+            message = await twilio.messages.create_async(
+                to=number(n),
+                from_=FROM_NUMBER,
+                body=body,
+                validity_period=21_600,
+                status_callback=callback,
+            )
+            if not message.sid:
+                failed.append("no sid")
 
-    workers = [threading.Thread(target=work, args=(part,)) for part in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
+    async def send_async(start: int, end: int) -> None:
+        nonlocal twilio
+        if client == TWILIO_ASYNC and twilio is None:
+            twilio = _twilio_async_client(url, sid, token)
+        limit = asyncio.Semaphore(threads)
+
+        async def bounded(n: int) -> None:
+            async with limit:
+                await one_async(n)
+
+        await asyncio.gather(*(bounded(n) for n in range(start, end)))
+
+    def send_blocking(start: int, end: int) -> None:
+        def work(part: int) -> None:
+            for n in range(start + part, end, threads):
+                result = provider.send_sms(
+                    to=number(n), body=body, validity_seconds=21_600, status_callback=callback
+                )
+                if result.outcome != "accepted":
+                    failed.append(result.outcome)
+
+        workers = [threading.Thread(target=work, args=(part,)) for part in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+
+    def send(start: int, end: int) -> None:
+        if client == BLOCKING:
+            send_blocking(start, end)
+        else:
+            loop.run_until_complete(send_async(start, end))
+
+    send(0, WARM_UP)
+    cpu, started = process_cpu_seconds(os.getpid()), time.perf_counter()
+    send(WARM_UP, WARM_UP + count)
+    figures = (time.perf_counter() - started, process_cpu_seconds(os.getpid()) - cpu)
+    loop.run_until_complete(provider.aclose())
+    if twilio is not None:
+        loop.run_until_complete(twilio.http_client.close())
+    loop.close()
     if failed:
         raise RuntimeError(f"{len(failed)} baseline messages failed: {Counter(failed)}")
+    if out is not None:
+        out.put(figures)
+    return figures
 
 
-def client_ceiling(when: str, body: str, messages: int, processes: int, threads: int) -> Ceiling:
-    """Send `messages` to a fresh fake from `processes` processes of `threads` threads."""
+def _twilio_async_client(url: str, sid: str, token: str) -> Any:
+    """The twilio client on its own AsyncTwilioHttpClient, its requests sent to `url`."""
+    from urllib.parse import urlsplit
+
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+    from twilio.rest import Client
+
+    # The twilio client passes aiohttp's `auth`, which aiohttp 3.13 deprecates.
+    warnings.filterwarnings("ignore", "The 'auth' parameter", DeprecationWarning)
+
+    class ToFake(AsyncTwilioHttpClient):  # type: ignore[misc]
+        async def request(self, method: str, address: str, *args: Any, **kw: Any) -> Any:
+            return await super().request(method, url + urlsplit(address).path, *args, **kw)
+
+    return Client(sid, token, http_client=ToFake())
+
+
+def client_ceiling(
+    when: str, client: str, body: str, messages: int, processes: int, threads: int
+) -> Ceiling:
+    """Send `messages` to a fresh fake from `processes` processes (after a warm-up each)."""
     with FakeTwilioProcess() as fake:
-        args = (fake.url, fake.account_sid, fake.auth_token, body)
-        fake_before = process_cpu_seconds(fake.pid)
+        args = (client, fake.url, fake.account_sid, fake.auth_token, body)
+        share = messages // processes
         if processes == 1:
-            mine = process_cpu_seconds(os.getpid())
-            started = time.perf_counter()
-            _send_many(*args, messages, threads, 0)
-            seconds = time.perf_counter() - started
-            client = process_cpu_seconds(os.getpid()) - mine
+            fake_before = process_cpu_seconds(fake.pid)
+            results = [_send_many(*args, share, threads, 0)]
         else:
             context = multiprocessing.get_context("spawn")
-            share = messages // processes
+            out = context.Queue()
             senders = [
-                context.Process(target=_send_many, args=(*args, share, threads, p * share))
+                context.Process(
+                    target=_send_many, args=(*args, share, threads, p * (share + WARM_UP), out)
+                )
                 for p in range(processes)
             ]
-            started = time.perf_counter()
             for sender in senders:
                 sender.start()
-            # A spawned process's CPU is gone once it is reaped: read it just before.
-            cpu = {sender.pid: 0.0 for sender in senders}
-            while any(sender.is_alive() for sender in senders):
-                for sender in senders:
-                    cpu[sender.pid] = max(cpu[sender.pid], process_cpu_seconds(sender.pid or 0))
-                time.sleep(0.05)
-            seconds = time.perf_counter() - started
+            fake_before = process_cpu_seconds(fake.pid)  # the warm-ups overlap a little
+            results = [out.get(timeout=600) for _ in senders]
             for sender in senders:
                 sender.join()
-            client = sum(cpu.values())  # includes each process's start-up (imports)
-            messages = share * processes
         fake_cpu = process_cpu_seconds(fake.pid) - fake_before
         accepted = fake.ask("count")
-    if accepted != messages:
+    if accepted != (share + WARM_UP) * processes:
         raise RuntimeError(f"the fake took {accepted} of {messages} baseline messages")
-    return Ceiling(when, processes, threads, messages, seconds, client, fake_cpu)
+    return Ceiling(
+        when,
+        client,
+        processes,
+        threads,
+        share * processes,
+        max(seconds for seconds, _ in results),
+        sum(cpu for _, cpu in results),
+        fake_cpu,
+    )
 
 
 # Haven
@@ -435,11 +617,12 @@ class Config:
     concurrency: int
     batch: int
     senders: int
+    in_flight: int
 
     def __str__(self) -> str:
         return (
             f"{self.workers} × {self.concurrency} threads, batch {self.batch}, "
-            f"senders {self.senders}"
+            f"senders {self.senders}, in flight {self.in_flight}"
         )
 
 
@@ -613,6 +796,11 @@ class Outcome:
     profile_note: str = ""
     errors: Counter[str] = dataclasses.field(default_factory=Counter)
     sample_body: str = ""
+    connections: int = 0  # TCP connections the fake saw
+    failing_from: float | None = None  # the fake's first refusal, seconds from approval
+    shifted_at: float | None = None  # the other provider's first message after it
+    lost: int | None = None  # recipients reached by neither provider
+    other_sent: int = 0
 
     def sustained(self) -> float:
         """Messages/s between the 10th and the 90th percentile of arrivals."""
@@ -620,6 +808,14 @@ class Outcome:
             return float("nan")
         low, high = np.percentile(self.received, [10, 90])
         return 0.8 * len(self.received) / (high - low) if high > low else float("nan")
+
+    def haven_cpu_per_message(self) -> float:
+        """CPU seconds per message of Haven's own processes (Celery workers, PostgreSQL
+        backends, Redis) over the whole run: everything but the fake and the monitor."""
+        rows = self.cpu.get("whole run", [])
+        sent = self.cpu_sent.get("whole run", 0)
+        mine = sum(seconds for name, seconds, _ in rows if name in (WORKERS, POSTGRES, REDIS))
+        return mine / sent if sent else float("nan")
 
     def overall(self) -> float:
         """Messages/s from approval to the last arrival (or to the cut-off)."""
@@ -647,10 +843,17 @@ def dispatch(
     max_seconds: float,
     profile: bool,
     folder: Path,
+    fail_after: int | None = None,
+    failover: bool = False,
 ) -> Outcome:
-    """Approve one alert to everyone and follow it until every message reached the fake."""
+    """Approve one alert to everyone and follow it until every message reached the fake
+    (or, with `failover`, one of the two fakes)."""
     outcome = Outcome(config, expected)
-    with FakeTwilioProcess() as fake:
+    with contextlib.ExitStack() as fakes:
+        fake = fakes.enter_context(FakeTwilioProcess())
+        other = fakes.enter_context(FakeVonageProcess()) if failover else None
+        if fail_after is not None:
+            fake.ask(("fail_after", fail_after))
         env = {
             **base_env,
             "HAVEN_TWILIO_API_BASE": fake.url,
@@ -659,6 +862,8 @@ def dispatch(
             "TWILIO_FROM_NUMBER": FROM_NUMBER,
             "HAVEN_DISPATCH_BATCH": str(config.batch),
             "HAVEN_DISPATCH_SENDERS": str(config.senders),
+            "HAVEN_DISPATCH_IN_FLIGHT": str(config.in_flight),
+            **(other.env if other is not None else {}),
         }
         with Workers(config, env, folder) as workers:
             alert = call(server.base_url, officers["drafter"], "/api/v1/alerts", draft_body())
@@ -685,6 +890,7 @@ def dispatch(
                     alert_id=alert["id"],
                     approved=approved,
                     fake=fake,
+                    other=other,
                     workers=workers,
                     meters=meters,
                     database_url=database_url,
@@ -701,6 +907,9 @@ def dispatch(
         outcome.sent = summary["accepted"]
         outcome.duplicates = summary["duplicates"]
         outcome.received = summary["received"] - approved
+        outcome.connections = summary["connections"]
+        if fail_after is not None:
+            _failover_figures(outcome, summary, other, approved, fail_after)
         if outcome.sent:
             outcome.first_sms = float(outcome.received[0])
             if not outcome.timed_out:
@@ -757,6 +966,7 @@ def _follow(
     alert_id: int,
     approved: float,
     fake: FakeTwilioProcess,
+    other: FakeVonageProcess | None,
     workers: Workers,
     meters: Meters,
     database_url: str,
@@ -775,7 +985,7 @@ def _follow(
             while True:
                 time.sleep(POLL_SECONDS)
                 now = time.monotonic() - approved
-                sent = fake.ask("count")
+                sent = fake.ask("count") + (other.ask("count") if other is not None else 0)
                 row = connection.execute(
                     "SELECT state, recorded FROM dispatch_job WHERE alert_id = %s", (alert_id,)
                 ).fetchone()
@@ -953,6 +1163,7 @@ def ceiling_table(ceilings: Sequence[Ceiling]) -> str:
     return markdown_table(
         [
             "client alone (no database)",
+            "processes × threads or in flight",
             "when",
             "messages",
             "seconds",
@@ -962,7 +1173,8 @@ def ceiling_table(ceilings: Sequence[Ceiling]) -> str:
         ],
         [
             (
-                f"{c.processes} process{'es' if c.processes > 1 else ''} × {c.threads} threads",
+                c.client,
+                f"{c.processes} × {c.threads}",
                 f"{c.when} the dispatches",
                 c.messages,
                 c.seconds,
@@ -981,6 +1193,7 @@ def summary_table(outcomes: Sequence[Outcome], ceilings: dict[int, Ceiling]) -> 
     for o in outcomes:
         same = ceilings.get(o.config.workers) or ceilings.get(1)
         projected = 1_000_000 / o.sustained() / 60 if o.sustained() > 0 else float("nan")
+        haven_cpu = o.haven_cpu_per_message()
         rows.append(
             (
                 str(o.config),
@@ -994,6 +1207,7 @@ def summary_table(outcomes: Sequence[Outcome], ceilings: dict[int, Ceiling]) -> 
                 o.peak(),
                 f"{o.sustained() / ceilings[1].rate:.2f}" if 1 in ceilings else "-",
                 f"{o.sustained() / same.rate:.2f}" if same else "-",
+                f"{haven_cpu * 1e6:,.0f}" if haven_cpu == haven_cpu else "-",
                 f"{projected:.1f}",
                 "yes" if o.sustained() >= GOAL_RATE else "no",
             )
@@ -1009,8 +1223,9 @@ def summary_table(outcomes: Sequence[Outcome], ceilings: dict[int, Ceiling]) -> 
             "overall msg/s",
             "sustained msg/s",
             "peak 10 s msg/s",
-            "÷ 1-process ceiling",
-            "÷ same-processes ceiling",
+            "÷ Haven's client alone, 1 process",
+            "÷ same, same processes",
+            "Haven CPU µs/msg",
             "1M minutes",
             "goal met",
         ],
@@ -1026,6 +1241,15 @@ def detail(outcome: Outcome) -> str:
         + ", ".join(f"{k} {v:,}" for k, v in sorted(outcome.statuses.items()))
         + "."
     )
+    if outcome.lost is not None:
+        parts.append(
+            "Provider A failing part-way: it answered 500 from "
+            + (f"{outcome.failing_from:.1f} s" if outcome.failing_from is not None else "-")
+            + " after approval; the other provider took "
+            + f"{outcome.other_sent:,} messages, its first after that at "
+            + (f"{outcome.shifted_at:.1f} s" if outcome.shifted_at is not None else "- (none)")
+            + f"; recipients reached by neither: {outcome.lost:,}."
+        )
     if outcome.stamps:
         parts.append(
             "From the database (seconds after the approval committed): "
@@ -1122,12 +1346,22 @@ def main() -> None:
     parser.add_argument("--workers", type=_list, default=[2], help="worker processes (list)")
     parser.add_argument("--concurrency", type=_list, default=[8], help="threads each (list)")
     parser.add_argument("--batch", type=_list, default=[500], help="HAVEN_DISPATCH_BATCH (list)")
-    parser.add_argument("--senders", type=_list, default=[8], help="HAVEN_DISPATCH_SENDERS (list)")
+    parser.add_argument("--senders", type=_list, default=[4], help="HAVEN_DISPATCH_SENDERS (list)")
+    parser.add_argument(
+        "--in-flight", type=_list, default=[64], help="HAVEN_DISPATCH_IN_FLIGHT (list)"
+    )
     parser.add_argument("--max-minutes", type=float, default=15.0, help="cut-off per dispatch")
     parser.add_argument("--baseline-messages", type=int, default=20_000)
-    parser.add_argument("--baseline-threads", type=int, default=16)
+    parser.add_argument("--baseline-threads", type=int, default=16, help="blocking client")
+    parser.add_argument("--baseline-in-flight", type=int, default=64, help="async clients")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", action="store_true", help="py-spy one worker while sending")
+    parser.add_argument(
+        "--fail-after", type=int, default=None, help="the Twilio fake fails after N messages"
+    )
+    parser.add_argument(
+        "--failover", action="store_true", help="a second provider (FakeVonage) for failover"
+    )
     parser.add_argument("--seed", type=int, default=20261122)
     args = parser.parse_args()
     exit_on_sigterm()
@@ -1145,7 +1379,9 @@ def run(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()
     configs = [
         Config(*values)
-        for values in itertools.product(args.workers, args.concurrency, args.batch, args.senders)
+        for values in itertools.product(
+            args.workers, args.concurrency, args.batch, args.senders, args.in_flight
+        )
     ]
     redis_url = free_redis_db(args.redis_url)
     queue = f"haven-bench-{secrets.token_hex(4)}"
@@ -1153,7 +1389,16 @@ def run(args: argparse.Namespace) -> None:
     processes = sorted({1, *args.workers})
     print("measuring the client alone ...", flush=True)
     ceilings = [
-        client_ceiling("before", BODY, args.baseline_messages, p, args.baseline_threads)
+        client_ceiling("before", client, BODY, args.baseline_messages, 1, threads)
+        for client, threads in (
+            (BLOCKING, args.baseline_threads),
+            (TWILIO_ASYNC, args.baseline_in_flight),
+        )
+    ]
+    ceilings += [
+        client_ceiling(
+            "before", HAVEN_ASYNC, BODY, args.baseline_messages, p, args.baseline_in_flight
+        )
         for p in processes
     ]
     with contextlib.ExitStack() as stack:
@@ -1200,6 +1445,8 @@ def run(args: argparse.Namespace) -> None:
                 max_seconds=args.max_minutes * 60,
                 profile=args.profile,
                 folder=folder,
+                fail_after=args.fail_after,
+                failover=args.failover,
             )
             outcomes.append(outcome)
             print(
@@ -1210,7 +1457,9 @@ def run(args: argparse.Namespace) -> None:
     body = next((o.sample_body for o in outcomes if o.sample_body), BODY)
     try:  # the dispatch figures are worth printing even if this fails
         ceilings += [
-            client_ceiling("after", body, args.baseline_messages, p, args.baseline_threads)
+            client_ceiling(
+                "after", HAVEN_ASYNC, body, args.baseline_messages, p, args.baseline_in_flight
+            )
             for p in processes
         ]
     except RuntimeError as error:
@@ -1248,9 +1497,13 @@ def print_report(
         + ", ".join(f"{k} {v:.0%}" for k, v in LANGUAGES.items())
         + f"), loaded by COPY in {load_seconds:.0f} s; one alert to all of them.",
         "Path: `haven serve` approve → outbox row → Celery record task → deliveries recorded "
-        "(5,000 a transaction) → send tasks claim batches → `TwilioSmsProvider` (twilio "
-        f"{_version('twilio')}) → FakeTwilio on loopback in its own process (HTTP/1.0, a new "
-        "connection per message), no rate limit (HAVEN_SMS_RATE_PER_SECOND=1e6, Redis bucket).",
+        "(a first chunk of 250, growing to 10,000 a transaction; senders kicked after the "
+        "first) → send tasks claim batches → `TwilioSmsProvider.send_sms_async` (aiohttp "
+        f"{_version('aiohttp')}, keep-alive; twilio {_version('twilio')} for the rest) → "
+        "LeanFakeTwilio (asyncio, HTTP/1.1 keep-alive) on loopback in its own process, no rate "
+        "limit (HAVEN_SMS_RATE_PER_SECOND=1e6, the Redis bucket still taken per group).",
+        "Haven CPU µs/msg: Celery workers + PostgreSQL backends + Redis over the whole run, "
+        "per message; the fake's and the monitor's CPU excluded.",
         f"Message: {len(body)} characters, e.g. {body[:80]!r}…",
         "first SMS: from the approve call returning to the first message arriving at the fake. "
         "sustained: between the 10th and 90th percentile of arrivals. "
@@ -1265,7 +1518,9 @@ def print_report(
     print(ceiling_table(ceilings), file=out)
     print(file=out)
     best_ceiling: dict[int, Ceiling] = {}
-    for c in ceilings:  # the client's best of its runs before and after, per process count
+    for c in ceilings:  # Haven's client's best of its runs before and after, per process count
+        if c.client != HAVEN_ASYNC:
+            continue
         if c.processes not in best_ceiling or c.rate > best_ceiling[c.processes].rate:
             best_ceiling[c.processes] = c
     print(summary_table(outcomes, best_ceiling), file=out)

@@ -48,6 +48,9 @@ from bench.common import (
 )
 
 PATH = "/api/v1/takedown/cases"
+# The same-run baseline: the cheapest request the server answers, offered at the same rate,
+# so the figures show what this machine's load costs any request before a case costs anything.
+BASELINE_PATH = "/healthz"
 GOAL_RATE = 300.0
 GOAL_P99_MS = 100.0
 REQUEST_TIMEOUT = 10.0
@@ -132,21 +135,31 @@ class Step:
 
 
 async def _submit(
-    session: aiohttp.ClientSession, url: str, body: bytes, hashes: int, due: float, step: Step
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes | None,
+    hashes: int,
+    due: float,
+    step: Step,
 ) -> None:
+    """POST one case (or, with no body, GET the baseline) and record the answer."""
     step.in_flight += 1
     try:
-        async with session.post(
-            url, data=body, headers={"Content-Type": "application/json"}
-        ) as response:
+        request = (
+            session.get(url)
+            if body is None
+            else session.post(url, data=body, headers={"Content-Type": "application/json"})
+        )
+        async with request as response:
             payload = await response.read()
             done = time.perf_counter()
             step.statuses[str(response.status)] += 1
-            if response.status == 201:
+            if response.status == (200 if body is None else 201):
                 step.created += 1
                 step.created_hashes += hashes
                 step.latencies.append(done - due)
-                step.case_numbers.append(json.loads(payload)["case_number"])
+                if body is not None:
+                    step.case_numbers.append(json.loads(payload)["case_number"])
     except (aiohttp.ClientError, TimeoutError) as exc:
         step.statuses[type(exc).__name__] += 1
     finally:
@@ -154,7 +167,11 @@ async def _submit(
 
 
 async def run_step(
-    base_url: str, bodies: Sequence[tuple[bytes, int]], rate: float, seconds: float
+    base_url: str,
+    bodies: Sequence[tuple[bytes | None, int]],
+    rate: float,
+    seconds: float,
+    path: str = PATH,
 ) -> Step:
     """Send `rate` × `seconds` cases at a constant rate; wait for every answer."""
     step = Step(rate, seconds)
@@ -162,7 +179,7 @@ async def run_step(
     backlog = max(50, int(rate * BACKLOG_SECONDS))
     connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    url = base_url + PATH
+    url = base_url + path
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         tasks = []
         start = time.perf_counter() + 0.05
@@ -185,7 +202,12 @@ async def run_step(
 
 
 def measure(
-    server: HavenServer, url: str, bodies: Sequence[tuple[bytes, int]], rate: float, seconds: float
+    server: HavenServer,
+    url: str,
+    bodies: Sequence[tuple[bytes | None, int]],
+    rate: float,
+    seconds: float,
+    path: str = PATH,
 ) -> Step:
     """One step, with the CPU each party used during it."""
     meter = CpuMeter(
@@ -197,7 +219,7 @@ def measure(
     )
     meter.start()
     with WaitSampler(url) as waits:
-        step = asyncio.run(run_step(server.base_url, bodies, rate, seconds))
+        step = asyncio.run(run_step(server.base_url, bodies, rate, seconds, path))
     meter.stop()
     step.waits = waits.shares()
     step.cpu = meter.rows()
@@ -212,9 +234,11 @@ def check_database(url: str, steps: Sequence[Step]) -> dict[str, int]:
         stored = {row[0] for row in connection.execute("SELECT number FROM takedown_case")}
         row = connection.execute(
             "SELECT (SELECT count(*) FROM takedown_case), (SELECT count(*) FROM takedown_hash),"
-            " (SELECT count(*) FROM takedown_feed_change)"
+            " (SELECT count(*) FROM takedown_feed_change),"
+            " (SELECT count(*) FROM takedown_feed_pending),"
+            " (SELECT count(*) FROM takedown_hash WHERE status = 'pending')"
         ).fetchone()
-    cases, hashes, changes = row if row else (0, 0, 0)
+    cases, hashes, changes, queued, uncursored = row if row else (0, 0, 0, 0, 0)
     return {
         "cases sent (warm-up included)": sum(s.sent for s in steps),
         "answers other than 201 (timeouts included)": sum(s.errors for s in steps),
@@ -224,6 +248,8 @@ def check_database(url: str, steps: Sequence[Step]) -> dict[str, int]:
         "hashes in 201s": sum(s.created_hashes for s in steps),
         "rows in takedown_hash": hashes,
         "rows in takedown_feed_change": changes,
+        "cases still queued for the sequencer (takedown_feed_pending)": queued,
+        "hashes still without a feed cursor": uncursored,
     }
 
 
@@ -250,6 +276,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=GOAL_RATE, help="cases/s of the main run")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the main run")
     parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=15.0, help="GET /healthz at --rate, first"
+    )
     parser.add_argument("--max-steps", type=int, default=4, help="extra steps after the main run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -272,9 +301,22 @@ def main() -> None:
     steps: list[Step] = []
     try:
         with temporary_database() as url:
-            with HavenServer(url, workers=args.workers, threads=args.threads, env=env) as server:
+            # A busy machine can take a minute or more to boot the workers.
+            with HavenServer(
+                url, workers=args.workers, threads=args.threads, env=env, ready_timeout=240
+            ) as server:
                 # Connections, pools and caches; checked against the database, not reported.
                 warmup = measure(server, url, make_bodies(250, rng), 50, 5)
+                wait_idle(server)
+                baseline_count = int(args.rate * args.baseline_seconds)
+                baseline = measure(
+                    server,
+                    url,
+                    [(None, 0)] * baseline_count,
+                    args.rate,
+                    args.baseline_seconds,
+                    path=BASELINE_PATH,
+                )
                 wait_idle(server)
                 main_step = measure(
                     server,
@@ -290,7 +332,7 @@ def main() -> None:
     finally:
         if args.redis_url:
             forget_counters(args.redis_url, secret)
-    print(report(machine, args, steps, database, log_statuses))
+    print(report(machine, args, steps, database, log_statuses, baseline))
 
 
 def ladder(
@@ -361,14 +403,16 @@ def report(
     steps: Sequence[Step],
     database: dict[str, int],
     log_statuses: dict[str, int],
+    baseline: Step,
 ) -> str:
     """The markdown report."""
     rows = []
-    for step in steps:
+    for step in [baseline, *steps]:
         summary = latency_summary(step.latencies)
         rows.append(
             (
-                f"{step.rate:.0f}/s for {step.seconds:.0f} s"
+                ("baseline `GET /healthz`: " if step is baseline else "")
+                + f"{step.rate:.0f}/s for {step.seconds:.0f} s"
                 + (
                     f" (stopped at {step.stopped_after:.1f} s: "
                     f"backlog over {BACKLOG_SECONDS:.0f} s)"
@@ -391,6 +435,7 @@ def report(
         )
     main_step = steps[0]
     main_summary = latency_summary(main_step.latencies)
+    baseline_summary = latency_summary(baseline.latencies)
     sustained = [s.rate for s in steps if s.meets(s.rate)]
     lost = database["201 case numbers not in the database (lost)"]
     unanswered = database["rows in takedown_case"] - database["201s received"]
@@ -456,6 +501,13 @@ def report(
                     "0 lost",
                     f"{lost} lost, {main_step.errors} errors",
                     "yes" if lost == 0 and not main_step.errors else "**no**",
+                ),
+                (
+                    f"same-run baseline, `GET /healthz` at {baseline.rate:.0f}/s",
+                    "",
+                    f"{baseline.achieved:.0f}/s, p50 {baseline_summary.p50:.1f} ms, "
+                    f"p99 {baseline_summary.p99:.1f} ms",
+                    "",
                 ),
                 (
                     "highest rate meeting the goal (steps)",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from haven.health import Readiness, add_readiness_check
 from haven.settings import Settings
 
-TASK_MODULES = ["alerts.dispatch.tasks", "alerts.distributors.tasks"]
+TASK_MODULES = ["alerts.dispatch.tasks", "alerts.distributors.tasks", "takedown.tasks"]
 
 
 def distributor_queue(settings: Settings) -> str:
@@ -44,7 +44,11 @@ def make_celery(app: Flask) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule={"tick": {"task": "haven.tick", "schedule": 1.0}},
+        beat_schedule={
+            "tick": {"task": "haven.tick", "schedule": 1.0},
+            # The feed sequencer's safety net (takedown/tasks.py).
+            "takedown-sequence": {"task": "haven.takedown.sequence_feed", "schedule": 1.0},
+        },
     )
     celery.flask_app = app  # type: ignore[attr-defined]
     app.extensions["haven.celery"] = celery

@@ -149,15 +149,43 @@ def _iso(moment: datetime.datetime | None) -> str | None:
 @platform.command("add")
 @click.argument("name")
 @click.option("--sandbox", is_flag=True, help="Credentials for the sandbox feeds only.")
+@click.option(
+    "--public-name",
+    help="List it on the families' page (/takedown/platforms) under this name. "
+    "Default: not listed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_ctx
-def platform_add(ctx: _Context, name: str, sandbox: bool, as_json: bool) -> None:
+def platform_add(
+    ctx: _Context, name: str, sandbox: bool, public_name: str | None, as_json: bool
+) -> None:
     """Register a platform and print its credentials. They are shown only this once."""
     from takedown.service import add_platform
 
     with ctx.app.app_context():
-        credentials = add_platform(session=get_session(), name=name, sandbox=sandbox)
+        credentials = add_platform(
+            session=get_session(), name=name, sandbox=sandbox, public_name=public_name
+        )
     _emit_credentials(credentials, as_json)
+
+
+@platform.command("public-name")
+@click.argument("name")
+@click.argument("public_name", required=False)
+@click.option("--clear", is_flag=True, help="Take it off the families' page.")
+@pass_ctx
+def platform_public_name(ctx: _Context, name: str, public_name: str | None, clear: bool) -> None:
+    """List platform NAME on the families' page as PUBLIC_NAME, or (--clear) stop listing it."""
+    from takedown.service import set_platform_public_name
+
+    if (public_name is None) != clear:
+        raise click.UsageError("Give exactly one of PUBLIC_NAME or --clear.")
+    with ctx.app.app_context():
+        set_platform_public_name(session=get_session(), name=name, public_name=public_name)
+    if public_name is None:
+        click.echo(f"{name} is no longer listed on /takedown/platforms")
+    else:
+        click.echo(f"{name} is listed on /takedown/platforms as {' '.join(public_name.split())!r}")
 
 
 @platform.command("rotate")
@@ -200,6 +228,7 @@ def platform_list(ctx: _Context, as_json: bool) -> None:
             ),
             "previous_keys_expire": _iso(p.previous_keys_expire),
             "feedback": p.feedback,
+            "public_name": p.public_name,
         }
         for p in summaries
     ]

@@ -70,6 +70,12 @@ ALL: dict[str, Language] = {
 }
 
 
+def name_in(code: str, reader: Locale | str) -> str:
+    """The language `code` named in the reader's language ("inglés"), from CLDR; where CLDR
+    has no such name (it names no language in Haitian Creole), the language's own name."""
+    return Locale.parse(ALL[code].catalog).get_display_name(reader) or ALL[code].name
+
+
 def negotiate(cookie: str | None, accept_language: str | None) -> str:
     """The public code to answer in: the cookie's if valid, else Accept-Language's, else en."""
     if cookie in ALL:

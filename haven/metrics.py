@@ -11,8 +11,8 @@ Two kinds of metric:
   each distributor's pushes) are read from the database at scrape time, so every process
   answers the same.
 
-Privacy: labels are route templates, methods, statuses, channel kinds, and platform and
-distributor names.
+Privacy: labels are route templates, methods, statuses, channel kinds, SMS provider names, and
+platform and distributor names.
 Never a client address, a user agent, a concrete path, or a case number.
 """
 
@@ -29,7 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, request, request_finished
 from flask import request_started as request_started_signal
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -84,6 +84,28 @@ DISTRIBUTOR_PUSHES = Counter(
     registry=EVENTS,
 )
 
+SMS_PROVIDER_SENDS = Counter(
+    "haven_sms_provider_sends",
+    "SMS handed to a provider where several share the traffic, by provider and outcome "
+    "(accepted, retry, failed, error: its client raised).",
+    ["provider", "outcome"],
+    registry=EVENTS,
+)
+SMS_PROVIDER_SWITCHES = Counter(
+    "haven_sms_provider_switches",
+    "Times an SMS provider lost priority to another (errors or slow acceptance), by the "
+    "provider that lost it and the one that gained it.",
+    ["from_provider", "to_provider"],
+    registry=EVENTS,
+)
+SMS_PROVIDER_PRIORITY = Gauge(
+    "haven_sms_provider_priority",
+    "Each SMS provider's priority (its share of new messages, in percent of the total).",
+    ["provider"],
+    registry=EVENTS,
+    multiprocess_mode="mostrecent",
+)
+
 UNMATCHED = "<unmatched>"  # the route label of a request no rule matched: never its path
 
 bp = Blueprint("metrics", __name__)
@@ -97,6 +119,21 @@ def count_feed_poll(*, platform: str) -> None:
 def count_push(*, distributor: str, outcome: str) -> None:
     """Count one push attempt to a distributor (an organisation, never a person)."""
     DISTRIBUTOR_PUSHES.labels(distributor=distributor, outcome=outcome).inc()
+
+
+def count_provider_send(*, provider: str, outcome: str) -> None:
+    """Count one message handed to an SMS provider among several, by its outcome."""
+    SMS_PROVIDER_SENDS.labels(provider=provider, outcome=outcome).inc()
+
+
+def count_provider_switch(*, from_provider: str, to_provider: str) -> None:
+    """Count one move of priority from one SMS provider to another."""
+    SMS_PROVIDER_SWITCHES.labels(from_provider=from_provider, to_provider=to_provider).inc()
+
+
+def set_provider_priority(*, provider: str, priority: int) -> None:
+    """Show an SMS provider's priority now."""
+    SMS_PROVIDER_PRIORITY.labels(provider=provider).set(priority)
 
 
 def timed_send(channel: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -31,6 +31,13 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     },
     "casePin": {"type": "apiKey", "in": "header", "name": "X-Case-Pin"},
     "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
+    # Vonage signs the form itself: `sig` (with `timestamp`) among the fields it posts.
+    "vonageSignature": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sig",
+        "description": "Vonage's `sig` field, sent among the form fields with `timestamp`.",
+    },
 }
 
 # Which security schemes an operation's `auth` name stands for (all of them at once).
@@ -40,6 +47,7 @@ AUTH_SCHEMES: dict[str, list[str]] = {
     "stopncii": ["stopnciiFunctionKey", "stopnciiSubscriptionKey"],
     "case_pin": ["casePin"],
     "twilio": ["twilioSignature"],
+    "vonage": ["vonageSignature"],
 }
 
 

@@ -1,5 +1,10 @@
 """Flood control without storing addresses: counters keyed by a keyed hash, with short expiry.
 
+Guesses at a secret (a case's PIN) are slowed, never locked out: `Backoff` makes each wrong
+guess beyond a few free ones wait twice as long as the last, up to a cap, and the wait is kept
+per subject (a case and the client guessing at it) and per client, so one client's guesses
+never make another wait (docs/takedown-page.md, "Wrong PINs").
+
 Counters live in memory, or in Redis when `HAVEN_REDIS_URL` is set (shared by every process).
 Memory counters are one process's own, so `haven serve --workers N` (N > 1) requires Redis.
 When Redis does not answer, every rate-limited route refuses with 503
@@ -8,12 +13,14 @@ When Redis does not answer, every rate-limited route refuses with 503
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
@@ -55,6 +62,69 @@ def _counting() -> Iterator[None]:
         raise CounterStoreUnavailable() from exc
 
 
+class WaitToGuess(TooManyRequests):
+    """A guess came before the wait earned by earlier wrong ones was over."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            f"Too many wrong tries. Please wait {seconds} seconds, then try again.",
+            code="wait_to_retry",
+            details={"retry_after": seconds},
+            retry_after=seconds,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """How wrong guesses are slowed: after `free` wrong ones, each makes the next wait
+    `first_wait` seconds, doubling with every further wrong one, at most `max_wait`. A
+    subject's count is forgotten `window` seconds after its first wrong guess."""
+
+    free: int
+    first_wait: int
+    max_wait: int
+    window: int = 24 * 3600
+
+    def wait_after(self, wrong: int) -> int:
+        """The seconds a subject waits after its `wrong`-th wrong guess."""
+        if wrong < self.free:
+            return 0
+        return min(self.max_wait, self.first_wait << min(wrong - self.free, 62))
+
+    def most_per_window(self) -> int:
+        """The most guesses one subject can have judged in one window, each made as soon as
+        it is allowed."""
+        guesses, at = 0, 0
+        while at < self.window:
+            guesses += 1
+            at += self.wait_after(guesses)
+        return guesses
+
+
+@dataclasses.dataclass
+class Guess:
+    """A guess admitted by `Throttle.admit_guess`, to be settled once it is judged."""
+
+    keys: list[str]  # one counter key per subject, in the order given
+    resets: list[bool]  # whether a right guess forgets the subject's wrong ones
+    waits: list[str] = dataclasses.field(default_factory=list)  # wait keys this guess set
+
+
+def client_address() -> str:
+    """The client as throttles count it: its IPv4 address, or its IPv6 /64 (one household or
+    phone holds a whole /64, so counting single IPv6 addresses would count nothing)."""
+    address = request.remote_addr or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def _locked(minutes: int) -> Locked:
     return Locked(
         f"Too many wrong attempts. This is locked for {minutes} minutes; please wait and try again."
@@ -62,7 +132,7 @@ def _locked(minutes: int) -> Locked:
 
 
 class Throttle:
-    """Rate limits and lockouts over one counter store."""
+    """Rate limits, lockouts and guess backoffs over one counter store."""
 
     def __init__(self, storage_uri: str, secret: str) -> None:
         options = {} if storage_uri.startswith("memory:") else _REDIS_OPTIONS
@@ -139,6 +209,69 @@ class Throttle:
         """Forget earlier attempts after a success."""
         with _counting():
             self.storage.clear(f"fail:{scope}:{self.pseudonym(subject)}")
+
+    def admit_guess(self, scope: str, subjects: Sequence[tuple[str, Backoff, bool]]) -> Guess:
+        """Let one guess be judged, or raise 429 `wait_to_retry` (with Retry-After) while any
+        of `subjects` (subject, its backoff, whether a right guess forgets its wrong ones) must
+        still wait after earlier wrong guesses.
+
+        The guess is counted as wrong before it is judged, and when that count would make the
+        subject wait, the guess takes the wait at once (an atomic increment that only one
+        concurrent guess sees as the first): so concurrent guesses get no more judged between
+        them than sequential ones would. A refused guess is not counted and extends no wait.
+        Settle the guess with `settle_guess` once it is judged.
+        """
+        guess = Guess(
+            keys=[f"{scope}:{self.pseudonym(subject)}" for subject, _, _ in subjects],
+            resets=[reset for _, _, reset in subjects],
+        )
+        with _counting():
+            wait = max(self._wait_left(key) for key in guess.keys)
+            if wait:
+                raise WaitToGuess(wait)
+            counted: list[str] = []
+            for key, (_, backoff, _) in zip(guess.keys, subjects, strict=True):
+                with self._incr_lock:
+                    wrong = self.storage.incr(f"guesses:{key}", backoff.window)
+                counted.append(key)
+                hold = backoff.wait_after(wrong)
+                if not hold:
+                    continue
+                with self._incr_lock:
+                    first = self.storage.incr(f"wait:{key}", hold) == 1
+                if first:
+                    guess.waits.append(key)
+                    continue
+                # Another guess took this wait first: this one is refused, and undone.
+                left = max(1, self._wait_left(key))
+                for undo in counted:
+                    self.storage.incr(f"guesses:{undo}", backoff.window, amount=-1)
+                for undo in guess.waits:
+                    self.storage.clear(f"wait:{undo}")
+                raise WaitToGuess(left)
+        return guess
+
+    def settle_guess(self, guess: Guess, *, right: bool) -> None:
+        """After the guess was judged: a wrong one keeps its count and wait. A right one
+        forgets the wrong guesses of the subjects that reset, and for the others takes back
+        its own count and wait (so a client cannot clear its count with a PIN it knows)."""
+        if not right:
+            return
+        with _counting():
+            for key, reset in zip(guess.keys, guess.resets, strict=True):
+                if reset:
+                    self.storage.clear(f"guesses:{key}")
+                    self.storage.clear(f"wait:{key}")
+                    continue
+                self.storage.incr(f"guesses:{key}", 1, amount=-1)
+                if key in guess.waits:
+                    self.storage.clear(f"wait:{key}")
+
+    def _wait_left(self, key: str) -> int:
+        """Whole seconds until `key`'s subject may guess again (0: now)."""
+        if not self.storage.get(f"wait:{key}"):
+            return 0
+        return max(1, math.ceil(self.storage.get_expiry(f"wait:{key}") - time.time()))
 
     def is_reachable(self) -> bool:
         """Whether the counter store answers (memory always does)."""

@@ -10,6 +10,8 @@ import re
 import secrets
 import sys
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from flask import current_app
 from limits import parse_many
@@ -89,13 +91,33 @@ class Settings(BaseSettings):
     case_max_vpdq_bytes: int = Field(default=1024 * 1024, ge=1024)
     case_submit_rate: str = "30/minute"
     case_lookup_rate: str = "60/minute"
-    pin_max_failures: int = Field(default=5, ge=1, le=100)
-    pin_lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Wrong PINs slow guessing, never lock a case (docs/takedown-page.md, "Wrong PINs"): per
+    # case and client, the first `pin_free_tries` wrong ones cost nothing; after that, each
+    # makes the next wait twice as long, from `pin_first_wait_seconds` up to
+    # `pin_max_wait_seconds`. Per client over every case, the same from `pin_client_free_tries`.
+    pin_free_tries: int = Field(default=5, ge=1, le=100)
+    pin_client_free_tries: int = Field(default=20, ge=1, le=1000)
+    pin_first_wait_seconds: int = Field(default=2, ge=1, le=3600)
+    pin_max_wait_seconds: int = Field(default=3600, ge=1, le=86400)
+    # Replaced by the settings above: set, they stop start-up with a message saying so.
+    pin_max_failures: str | None = None
+    pin_lockout_minutes: str | None = None
     feed_max_page: int = 10_000
     # Requests one platform may make to its feed routes (native and StopNCII together).
     feed_rate_per_platform: str = "600/minute"
     # How long a platform's previous credentials keep working after `haven platform rotate`.
     platform_key_grace_hours: float = Field(default=24, ge=0, le=24 * 90)
+    # The help on every takedown page, by country (takedown/help.py): a TOML file of the
+    # operator's own. Unset: the bundled takedown/help.toml.
+    help_file: Path | None = None
+    # Who runs this Haven: shown in the footer of the takedown pages and in their privacy
+    # notice. The contact is an email address, a web address or a phone number.
+    operator_name: str | None = Field(default=None, max_length=200)
+    operator_url: str | None = None
+    operator_contact: str | None = Field(default=None, max_length=200)
+    # What the takedown pages call the service ("Take It Down" only when the operator runs
+    # NCMEC's service under that name). Unset: neutral, translated wording.
+    takedown_service_name: str | None = Field(default=None, max_length=100)
 
     # AMBER alerts
     # Where processes share the audience index as a memory-mapped file (empty: each process
@@ -128,6 +150,9 @@ class Settings(BaseSettings):
     # many to be sent again after its lease runs out: the bound on duplicates.
     dispatch_batch: int = Field(default=100, ge=1, le=10_000)
     dispatch_lease_seconds: float = Field(default=60.0, gt=0)
+    # SMS one sender keeps in flight at once (asyncio, on keep-alive connections), all within
+    # its claimed batch: the bound on duplicates stays the batch.
+    dispatch_in_flight: int = Field(default=64, ge=1, le=1_000)
     # Times a delivery is tried (a worker that dies mid-batch spends one) before it fails.
     dispatch_max_attempts: int = Field(default=5, ge=1, le=100)
     # Sender threads (in-process) or send tasks (Celery) for channels, apart from SMS senders.
@@ -162,11 +187,96 @@ class Settings(BaseSettings):
     # The short code people text JOIN and START to, when Twilio has one for Haven: pages
     # name it instead of TWILIO_FROM_NUMBER (docs/subscriptions.md).
     sms_short_code: str | None = None
+    # Vonage, a second SMS provider (alerts/vonage.py), with Vonage's own variable names: the
+    # API key and secret, the signature secret its webhooks are signed with (and the method
+    # chosen for it in Vonage's dashboard: an HMAC), and the sender (a number or a sender ID).
+    vonage_api_key: str | None = Field(default=None, alias="VONAGE_API_KEY")
+    vonage_api_secret: str | None = Field(default=None, alias="VONAGE_API_SECRET")
+    vonage_signature_secret: str | None = Field(default=None, alias="VONAGE_SIGNATURE_SECRET")
+    vonage_signature_method: Literal["md5", "sha1", "sha256", "sha512"] = "sha256"
+    vonage_from: str | None = Field(default=None, alias="VONAGE_FROM")
+    # For tests: the host (and port) of Vonage's SMS API, and the CA bundle to trust for it.
+    vonage_rest_host: str = "rest.nexmo.com"
+    vonage_ca_bundle: Path | None = None
+    # With both providers: each one's share of the traffic at rest, in percent ("twilio:70,
+    # vonage:30"), and when one loses priority to the other (alerts/failover.py): more than
+    # `errors` errors within `window` seconds, or its 90th percentile of acceptance above
+    # `slow` seconds; `step` points a change, at most one a `hold` seconds; back towards
+    # its share by `step` each `recover` seconds it shows no trouble.
+    sms_providers: str = "twilio:70,vonage:30"
+    sms_failover_errors: int = Field(default=10, ge=1)
+    sms_failover_window_seconds: float = Field(default=30.0, gt=0)
+    sms_failover_slow_seconds: float = Field(default=5.0, gt=0)
+    sms_failover_step: int = Field(default=10, ge=1, le=100)
+    sms_failover_hold_seconds: float = Field(default=5.0, ge=0)
+    sms_failover_recover_seconds: float = Field(default=60.0, gt=0)
 
-    @field_validator("audience_snapshot_dir", "cap_signing_key", "cap_signing_cert", mode="before")
+    @field_validator("pin_max_failures", "pin_lockout_minutes")
+    @classmethod
+    def _replaced(cls, value: str | None) -> None:
+        # A lockout setting silently ignored would leave an operator believing cases lock.
+        if value is not None:
+            raise ValueError(
+                "is no longer read: wrong PINs now slow guessing instead of locking a case. "
+                "Use HAVEN_PIN_FREE_TRIES, HAVEN_PIN_CLIENT_FREE_TRIES, "
+                "HAVEN_PIN_FIRST_WAIT_SECONDS and HAVEN_PIN_MAX_WAIT_SECONDS (README)"
+            )
+        return None
+
+    @field_validator("pin_max_wait_seconds")
+    @classmethod
+    def _wait_grows(cls, value: int, info: ValidationInfo) -> int:
+        first = info.data.get("pin_first_wait_seconds")
+        if first is not None and value < first:
+            raise ValueError(
+                f"{value} is less than HAVEN_PIN_FIRST_WAIT_SECONDS={first}: the longest wait "
+                "must be at least the first"
+            )
+        return value
+
+    @field_validator(
+        "audience_snapshot_dir", "cap_signing_key", "cap_signing_cert", "help_file", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("help_file")
+    @classmethod
+    def _help_file(cls, path: Path | None) -> Path | None:
+        # Checked here so that a mistake in the file stops start-up, saying where it is.
+        if path is not None:
+            from takedown.help import load_help
+
+            load_help(path)  # HelpFileError (a ValueError): names the file, place and problem
+        return path
+
+    @field_validator(
+        "operator_name", "operator_url", "operator_contact", "takedown_service_name", mode="before"
+    )
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = " ".join(value.split())
+        return None if value == "" else value
+
+    @field_validator("operator_url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        # Shown to families as a link: a typo stops start-up instead.
+        if url is not None and not is_web_address(url):
+            raise ValueError(f"{url!r} is not a web address like https://example.org")
+        return url
+
+    @field_validator("operator_contact")
+    @classmethod
+    def _contact(cls, contact: str | None) -> str | None:
+        if contact is not None and contact_kind(contact) is None:
+            raise ValueError(
+                f"{contact!r} is not an email address, a web address (https://...) or a phone "
+                "number (+1 555 010 0000)"
+            )
+        return contact
 
     @field_validator("sms_short_code")
     @classmethod
@@ -178,6 +288,13 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"\d{5,6}", code.strip()):
             raise ValueError(f"{code!r} is not a short code (5 or 6 digits)")
         return code.strip()
+
+    @field_validator("sms_providers")
+    @classmethod
+    def _provider_shares(cls, value: str) -> str:
+        # A typo would send every SMS through one provider: it stops start-up instead.
+        parse_provider_shares(value)
+        return value
 
     @field_validator(*RATE_LIMIT_FIELDS)
     @classmethod
@@ -275,10 +392,51 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def is_web_address(url: str) -> bool:
+    """Whether `url` is an absolute http(s) address with a host and no spaces."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed IPv6 host, an invalid port
+        return False
+    return parts.scheme in ("http", "https") and bool(host) and " " not in url
+
+
+def contact_kind(contact: str) -> str | None:
+    """What an operator's contact is: "email", "url" or "phone"; None if none of them."""
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact):
+        return "email"
+    if is_web_address(contact):
+        return "url"
+    if re.fullmatch(r"\+?[0-9][0-9 ()./-]{4,30}", contact):
+        return "phone"
+    return None
+
+
 def vpdq_request_bytes(case_max_vpdq_bytes: int, *, max_case_hashes: int) -> int:
     """The request size a case needs at the vPDQ byte limit: 5% for the escaped quotes of
     its frames (2 bytes in about 80), and 256 bytes for each other hash it may hold."""
     return case_max_vpdq_bytes * 21 // 20 + max_case_hashes * 256
+
+
+SMS_PROVIDER_NAMES = ("twilio", "vonage")
+
+
+def parse_provider_shares(value: str) -> dict[str, int]:
+    """HAVEN_SMS_PROVIDERS ("twilio:70,vonage:30") as {provider: share in percent}."""
+    shares: dict[str, int] = {}
+    for part in value.split(","):
+        name, _, share = part.strip().partition(":")
+        name = name.strip().lower()
+        if name not in SMS_PROVIDER_NAMES or name in shares or not share.strip().isdigit():
+            raise ValueError(
+                f'{value!r} is not a share per provider like "twilio:70,vonage:30" '
+                f"(providers: {', '.join(SMS_PROVIDER_NAMES)}; shares 0 to 100)"
+            )
+        shares[name] = int(share)
+    if any(s > 100 for s in shares.values()) or not any(shares.values()):
+        raise ValueError(f"{value!r}: each share is 0 to 100, and one at least is above 0")
+    return shares
 
 
 def environment_variable(field_name: str) -> str:
@@ -298,7 +456,7 @@ def describe_errors(error: ValidationError) -> list[str]:
         if problem["type"] == "value_error":
             # Our own validators' messages already quote the value.
             lines.append(f"{variable}: {problem['ctx']['error']}")
-        elif name in _SECRET_FIELDS or variable.startswith("TWILIO_"):
+        elif name in _SECRET_FIELDS or variable.startswith(("TWILIO_", "VONAGE_")):
             lines.append(f"{variable}: {problem['msg']}")
         else:
             lines.append(f"{variable}: {problem['msg']} (got {problem['input']!r})")

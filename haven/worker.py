@@ -23,8 +23,9 @@ Job = Callable[[Flask], None]
 def periodic_jobs() -> list[Job]:
     """Every domain's periodic jobs: each takes the app and does one bounded round of work."""
     from alerts.tasks import PERIODIC as ALERT_JOBS
+    from takedown.tasks import PERIODIC as TAKEDOWN_JOBS
 
-    return [*ALERT_JOBS]
+    return [*ALERT_JOBS, *TAKEDOWN_JOBS]
 
 
 def run_once(app: Flask) -> None:
@@ -84,13 +85,14 @@ def start_dispatch(app: Flask) -> Runners:
     """Start the in-process dispatch threads and the distributors' pushers; returns them
     (`.stop()` stops them all)."""
     from alerts.dispatch.runner import DispatchRunner
-    from alerts.dispatch.setup import get_dispatcher
+    from alerts.dispatch.setup import get_dispatcher, warm_dispatch
     from alerts.distributors.runner import PushRunner
     from alerts.distributors.setup import get_pusher
     from alerts.subscribers import mark_unreachable
 
     settings: Settings = app.extensions["haven.settings"]
     warm_audience(app)
+    warm_dispatch(app)
     runner = DispatchRunner(
         app,
         get_dispatcher(app),
@@ -115,8 +117,8 @@ def start_in_process(app: Flask) -> threading.Thread | None:
     return thread
 
 
-# Celery tasks that run every second with nothing to do most times (the beat's tick).
-PERIODIC_TASKS = frozenset({"haven.tick"})
+# Celery tasks that run every second with nothing to do most times (the beat's ticks).
+PERIODIC_TASKS = frozenset({"haven.tick", "haven.takedown.sequence_feed"})
 # The loggers of Celery's per-task lines: received, succeeded, and beat's "Sending due task".
 CELERY_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat")
 
@@ -181,6 +183,9 @@ def run_worker(app: Flask, *, concurrency: int, beat: bool) -> None:
 
     celery = app.extensions.get("haven.celery") or make_celery(app)
     warm_audience(app)
+    from alerts.dispatch.setup import warm_dispatch
+
+    warm_dispatch(app)
     quiet_periodic_tasks()
     if beat:
         settings.instance_path.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ I18N_DIR := translations
 I18N_POT := $(I18N_DIR)/messages.pot
 # Catalog folders: the public language codes, except Babel reads "tl" as Filipino, so its
 # catalog is "fil" (haven/i18n.py CATALOG_LOCALES is the one table of such differences).
-I18N_CATALOGS := en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th fil tr uk ur vi zh
+I18N_CATALOGS := en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th fil tr uk ur vi zh ru fa pl ja ht so sw am
 I18N_PO := $(foreach c,$(I18N_CATALOGS),$(I18N_DIR)/$(c)/LC_MESSAGES/messages.po)
 I18N_MO := $(I18N_PO:.po=.mo)
 

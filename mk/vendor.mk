@@ -2,7 +2,8 @@
 # Include from the main Makefile: `include mk/vendor.mk`. Needs node and npm.
 
 # One grouped target (&:): one `npm ci` builds every vendored file.
-VENDORED := static/vendor/hash-wasm/md5.umd.min.js static/vendor/mediabunny/mediabunny.min.js
+VENDORED := static/vendor/hash-wasm/md5.umd.min.js static/vendor/mediabunny/mediabunny.min.js \
+	static/vendor/exifr/full.esm.js
 
 .PHONY: vendor clean-vendor
 

@@ -14,6 +14,13 @@ const vendor = join(root, "static", "vendor");
 
 const libraries = [
   {
+    // Reads a photo's EXIF orientation (JPEG, PNG eXIf, TIFF, HEIC) so that the hashing
+    // worker can also fingerprint the pixels as stored. MIT, no dependencies; the ESM build
+    // of the full bundle (the smaller ones read JPEG only, not PNG's eXIf chunk).
+    name: "exifr",
+    files: ["dist/full.esm.js", "LICENSE"],
+  },
+  {
     name: "hash-wasm",
     files: ["dist/md5.umd.min.js", "LICENSE"], // MD5 only: 10 KB instead of 216 KB for all algorithms
   },

@@ -36,6 +36,8 @@ class Platform(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The name the families' page lists it under; None keeps it off that list.
+    public_name: Mapped[str | None] = mapped_column(String(100))
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     stopncii_subscription_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     stopncii_fetch_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -135,6 +137,17 @@ class FeedChange(Base):
     value: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class FeedPending(Base):
+    """A case whose hashes the feed has yet to catch up with: queued when the case is submitted
+    or withdrawn, in the same transaction, and taken off by the sequencer
+    (takedown.service.sequence_feed), which gives the changes their cursors after commit."""
+
+    __tablename__ = "takedown_feed_pending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("takedown_case.id"))
 
 
 class Feedback(Base):

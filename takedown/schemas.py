@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictInt, ValidationInfo, field_validator, model_validator
 
+from haven.languages import LANGUAGES
 from haven.web import Out, Strict
 from takedown import vpdq
 
@@ -140,6 +141,38 @@ class CaseHashOut(Out):
     feedback: dict[Outcome, Feedback]
 
 
+class CaseQuery(Strict):
+    """The language a case's dates, counts and waits are written in for its page."""
+
+    lang: str | None = Field(
+        default=None,
+        description="One of Haven's language codes (haven/languages.py); default: the best "
+        "match of Accept-Language.",
+    )
+
+    @field_validator("lang")
+    @classmethod
+    def _known(cls, lang: str | None) -> str | None:
+        if lang is not None and lang not in LANGUAGES:
+            raise ValueError(f"{lang!r} is not one of Haven's languages")
+        return lang
+
+
+class CaseStatusText(Out):
+    """A case's dates and counts as its page shows them, written by Babel in `lang` (so a
+    browser without that language's locale data never formats them)."""
+
+    lang: str
+    submitted: str
+    withdrawn: str | None
+    hashes: str
+    platforms_fetched: str = Field(description="Platforms that have fetched every hash.")
+    platforms: str
+    removed: str
+    matched: str
+    kept: str = Field(description="Copies reported as not violating or unable to action.")
+
+
 class CaseStatusOut(Out):
     """A case as its family sees it."""
 
@@ -149,6 +182,7 @@ class CaseStatusOut(Out):
     withdrawn: datetime.datetime | None
     platforms: int
     hashes: list[CaseHashOut]
+    text: CaseStatusText | None = None
 
 
 class CursorQuery(Strict):

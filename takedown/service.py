@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from haven import auth
 from haven.db import get_database_identity, this_hour, utcnow, write
-from haven.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from haven.errors import Conflict, Forbidden, HavenError, InvalidInput, NotFound, Unauthorized
 from haven.metrics import count_feed_poll
-from haven.ratelimit import Throttle
+from haven.ratelimit import Backoff, Throttle
 from takedown import codes, store, vpdq
 from takedown.models import ACTIVE, STOPNCII_SIGNALS, VPDQ, WITHDRAWN, Case, Hash, Platform
 from takedown.schemas import (
@@ -41,20 +43,40 @@ PIN_SCOPE = "case-pin"
 FEED_PAGE_FEATURES_BYTES = 16 * 1024 * 1024
 # vpdq hashes whose features are read from the database at once (an hour's are ~300 kB).
 _FEATURES_AT_ONCE = 16
+# Queued cases the sequencer takes in one transaction (a crash may leave many queued).
+SEQUENCE_BATCH = 1000
+# How long a request waits before looking again while another sequencer run holds the lock.
+_SEQUENCER_RETRY_SECONDS = 0.002
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class PinPolicy:
-    """How many wrong PINs a case tolerates, and for how long it then locks."""
+    """How wrong PINs are slowed (never locked out): per case and client, and per client
+    over every case. `client` is the client as throttles count it; only its keyed hash is
+    kept."""
 
     throttle: Throttle
-    allowed: int = 5
-    minutes: int = 15
+    client: str
+    per_case: Backoff
+    per_client: Backoff
+
+
+class CaseNumberMistyped(HavenError):
+    """The case number's check character does not match: a typo, caught before any lookup."""
+
+    status = 400
+    code = "case_number_mistyped"
 
 
 def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
     """Store a new case and put its hashes in the feed. Returns the number and the only copy
-    of the PIN."""
+    of the PIN.
+
+    The case commits without feed cursors (queued for the feed, under no lock), then
+    `sequence_feed` gives its changes their cursors: the feed lock is held only for that short
+    step, shared by every case committed meanwhile."""
     pin = codes.new_pin()
     pin_hash = codes.hash_pin(pin)  # slow on purpose: done before the transaction begins
     qualities: dict[store.HashKey, int | None] = {}
@@ -68,21 +90,18 @@ def submit_case(*, session: Session, case_in: CaseIn) -> CaseCreated:
     for _attempt in range(3):
         number = codes.new_case_number()
         try:
+            case = Case(number=number, pin_hash=pin_hash, status=ACTIVE, created_at=this_hour())
             with write(session):
-                case = store.save_case(
+                store.save_new_case(
                     session=session,
-                    case=Case(
-                        number=number, pin_hash=pin_hash, status=ACTIVE, created_at=this_hour()
-                    ),
+                    case=case,
+                    keys=keys,
+                    qualities=qualities,
+                    features=features,
                 )
-                ids = store.ensure_hashes(
-                    session=session, keys=keys, qualities=qualities, features=features
-                )
-                store.link_case_hashes(session=session, case_id=case.id, hash_ids=ids.values())
-                store.lock_feed(session=session)
-                store.activate_hashes(session=session, hash_ids=ids.values(), at=this_hour())
         except IntegrityError:
             continue  # a case number collision (one in 10^11): draw another
+        _sequence_after_commit(session, case.id)
         return CaseCreated(
             case_number=codes.display_case_number(number),
             pin=codes.display_pin(pin),
@@ -99,32 +118,38 @@ def _stored_key(h: HashIn) -> store.HashKey:
 
 
 def _open_case(*, session: Session, number: str, pin: str, policy: PinPolicy) -> Case:
-    """The case, if the PIN is right. Wrong number and wrong PIN look exactly alike, in the
-    answer and in the time it takes: the PIN is verified either way (against a dummy hash
-    when there is no case). Each attempt is counted before it is judged, so concurrent
-    guesses get no more than `policy.allowed` between them."""
+    """The case, if the PIN is right. A case number whose check character fails is refused
+    first (400 `case_number_mistyped`: no lookup, no guess counted). Otherwise a wrong number
+    and a wrong PIN look exactly alike, in the answer and in the time it takes: the PIN is
+    verified either way (against a dummy hash when there is no case). Each guess is admitted
+    by the throttle before it is judged (429 `wait_to_retry` while earlier wrong ones must
+    be waited out), so concurrent guesses get no more judged than sequential ones."""
     normalised = codes.normalise(number)
-    attempt = policy.throttle.spend_attempt(
-        PIN_SCOPE, normalised, allowed=policy.allowed, minutes=policy.minutes
+    if not codes.is_valid_case_number(normalised):
+        raise CaseNumberMistyped(
+            "This case number is mistyped: its last character does not match the others. "
+            "Check it against the one you were given."
+        )
+    guess = policy.throttle.admit_guess(
+        PIN_SCOPE,
+        [
+            (f"case:{normalised}:client:{policy.client}", policy.per_case, True),
+            (f"client:{policy.client}", policy.per_client, False),
+        ],
     )
-    found = None
-    if codes.is_valid_case_number(normalised):
-        found = store.get_case_pin_hash(session=session, number=normalised)
+    found = store.get_case_pin_hash(session=session, number=normalised)
     # Evaluated unconditionally: `found is None or not verify(...)` would skip the slow hash
     # for unknown numbers, and the time saved would tell that the number does not exist.
     matched = codes.verify_pin(found, pin)
     case = None
     if found is not None and matched:  # only now is the whole case loaded
         case = store.get_case_by_number(session=session, number=normalised)
+    policy.throttle.settle_guess(guess, right=case is not None)
     if case is None:
-        policy.throttle.record_failure(
-            PIN_SCOPE, normalised, attempt=attempt, allowed=policy.allowed, minutes=policy.minutes
-        )
         raise NotFound(
             "No case matches that case number and PIN. Check both and try again.",
             code="case_not_found",
         )
-    policy.throttle.clear_failures(PIN_SCOPE, normalised)
     return case
 
 
@@ -135,28 +160,72 @@ def get_case_status(*, session: Session, number: str, pin: str, policy: PinPolic
 
 
 def withdraw_case(*, session: Session, number: str, pin: str, policy: PinPolicy) -> CaseStatusOut:
-    """Withdraw a case: each hash no other active case holds becomes a tombstone in the feed."""
+    """Withdraw a case: each hash no other active case holds becomes a tombstone in the feed
+    (through the same queue and sequencer as submissions)."""
     case = _open_case(session=session, number=number, pin=pin, policy=policy)
     with write(session):
         session.refresh(case)
-        if case.status == ACTIVE:
+        withdrawing = case.status == ACTIVE
+        if withdrawing:
             case.status, case.withdrawn_at = WITHDRAWN, this_hour()
             session.flush()
-            store.lock_feed(session=session)
-            hashes = store.fetch_case_hashes(session=session, case_id=case.id)
-            held = store.fetch_hash_ids_held_elsewhere(
-                session=session, hash_ids=[h.id for h in hashes], case_id=case.id
-            )
-            store.append_changes(
-                session=session,
-                hashes=[h for h in hashes if h.status == ACTIVE and h.id not in held],
-                status=WITHDRAWN,
-                at=this_hour(),
-            )
+            store.queue_for_feed(session=session, case_id=case.id)
+    if withdrawing:
+        _sequence_after_commit(session, case.id)
     return _case_status(session=session, case=case)
 
 
+def sequence_feed(*, session: Session) -> int:
+    """Give the changes of every queued case (submitted or withdrawn) their feed cursors, in
+    the order the cases were queued; returns how many changes were appended.
+
+    Each batch runs under the feed lock, in a transaction of its own: it sees every case
+    committed before it took the lock, and its cursors commit before any later batch draws
+    higher ones, so a poller never skips a change nor sees one twice. A case whose transaction
+    commits while a batch runs is taken by the next one. A change with no cursor yet is not in
+    the feed at all. Runs right after each submission and withdrawal commits, and in the
+    worker (takedown.tasks) for anything a crash left queued.
+    """
+    appended = 0
+    while True:
+        with write(session):
+            store.lock_feed(session=session)
+            taken, changes = store.sequence_pending(
+                session=session, at=this_hour(), limit=SEQUENCE_BATCH
+            )
+        appended += changes
+        if taken < SEQUENCE_BATCH:
+            return appended
+
+
+def _sequence_after_commit(session: Session, case_id: int) -> None:
+    """See the case just committed through the sequencer: run it, unless a run already took
+    the case; while another run holds the feed lock, look again shortly. Requests never queue
+    for the lock, so under load one run serves many cases and the others hold no lock at all.
+
+    A database error here loses nothing, so it is logged, not raised: the case is stored and
+    queued, and the next sequencer run (another case's, or the worker's) gives it cursors."""
+    try:
+        while True:
+            taken = 0
+            with write(session):
+                claimed = store.claim_feed_for(session=session, case_id=case_id)
+                if claimed:
+                    taken, _changes = store.sequence_pending(
+                        session=session, at=this_hour(), limit=SEQUENCE_BATCH
+                    )
+            if claimed is None or (claimed and taken < SEQUENCE_BATCH):
+                return  # taken by a run that committed (this one, or another)
+            if not claimed:
+                # Waiting in the lock's queue would hold it, in turn, for nothing once the
+                # running batch has taken this case; looking again shortly holds nothing.
+                time.sleep(_SEQUENCER_RETRY_SECONDS)
+    except SQLAlchemyError:
+        log.warning("the feed sequencer failed; queued cases wait for its next run", exc_info=True)
+
+
 def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
+    # A hash still queued for its first cursor reads as its case does; no platform has it.
     hashes = store.fetch_case_hashes(session=session, case_id=case.id)
     cursors = store.fetch_platform_cursors(session=session)
     vpdq_ids = [h.id for h in hashes if h.algorithm == VPDQ]
@@ -178,7 +247,7 @@ def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
                 algorithm=h.algorithm,
                 value=h.value,
                 features=features.get(h.id),
-                status=h.status,
+                status=case.status if h.status == store.PENDING else h.status,
                 platforms_fetched=sum(
                     1 for native, stopncii in cursors if _fetched(h, native, stopncii)
                 ),
@@ -192,6 +261,8 @@ def _case_status(*, session: Session, case: Case) -> CaseStatusOut:
 def _fetched(h: Hash, native: int, stopncii: int) -> bool:
     """Whether a platform with these route cursors was served `h`'s latest change: the native
     route serves every algorithm, the StopNCII route only the StopNCII signals."""
+    if h.status == store.PENDING:  # no cursor yet: not in the feed
+        return False
     if native >= h.cursor:
         return True
     return (h.media, h.algorithm) in STOPNCII_SIGNALS and stopncii >= h.cursor
@@ -224,12 +295,28 @@ def _new_credentials(name: str, *, sandbox: bool) -> PlatformCredentials:
     )
 
 
-def add_platform(*, session: Session, name: str, sandbox: bool = False) -> PlatformCredentials:
+def _public_name(public_name: str | None) -> str | None:
+    """The name the families' page lists a platform under (spaces tidied), or None."""
+    if public_name is None:
+        return None
+    public_name = " ".join(public_name.split())
+    if not public_name or len(public_name) > 100:
+        raise InvalidInput("A public name is 1 to 100 characters.")
+    return public_name
+
+
+def add_platform(
+    *, session: Session, name: str, sandbox: bool = False, public_name: str | None = None
+) -> PlatformCredentials:
     """Register a platform (a sandbox one sees only synthetic hashes) and return its
-    credentials; only their hashes are stored."""
+    credentials; only their hashes are stored. With a public name (never for a sandbox one)
+    the families' page lists it."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("A platform name is 1 to 100 characters.")
+    public_name = _public_name(public_name)
+    if sandbox and public_name is not None:
+        raise InvalidInput("A sandbox platform takes no part, so it gets no public name.")
     credentials = _new_credentials(name, sandbox=sandbox)
     with write(session):
         if store.get_platform_by_name(session=session, name=name) is not None:
@@ -247,6 +334,7 @@ def add_platform(*, session: Session, name: str, sandbox: bool = False) -> Platf
                 fetched_cursor=0,
                 stopncii_fetched_cursor=0,
                 sandbox=sandbox,
+                public_name=public_name,
             ),
         )
     return credentials
@@ -333,6 +421,35 @@ def revoke_platform(*, session: Session, name: str) -> None:
             platform.revoked_at = utcnow()
 
 
+def set_platform_public_name(*, session: Session, name: str, public_name: str | None) -> None:
+    """List a platform on the families' page under `public_name`, or (None) take it off."""
+    public_name = _public_name(public_name)
+    with write(session):
+        platform = store.get_platform_by_name(session=session, name=name)
+        if platform is None:
+            raise NotFound(f"No platform is named {name!r}.")
+        if public_name is not None and platform.revoked_at is not None:
+            raise Conflict(f"{name!r} is revoked, so it is not listed.")
+        if public_name is not None and platform.sandbox:
+            raise InvalidInput(f"{name!r} is a sandbox platform, so it is not listed.")
+        platform.public_name = public_name
+
+
+@dataclasses.dataclass(frozen=True)
+class ParticipatingPlatforms:
+    """What the families' page says about the platforms that take part."""
+
+    named: list[str]  # the public names, sorted
+    unnamed: int  # platforms that take part without being listed
+
+
+def list_participating_platforms(*, session: Session) -> ParticipatingPlatforms:
+    """The real, unrevoked platforms: the public names of those listed, and how many are not."""
+    names = store.fetch_participating_public_names(session=session)
+    named = sorted({n for n in names if n is not None}, key=str.casefold)
+    return ParticipatingPlatforms(named=named, unnamed=sum(1 for n in names if n is None))
+
+
 @dataclasses.dataclass(frozen=True)
 class PlatformSummary:
     """What an operator sees of one platform in `haven platform list`."""
@@ -346,6 +463,7 @@ class PlatformSummary:
     lag_oldest: datetime.datetime | None  # when the oldest of those happened
     previous_keys_expire: datetime.datetime | None
     feedback: dict[str, int]  # outcome: hashes it last reported so
+    public_name: str | None = None  # the name the families' page lists it under
 
 
 def list_platforms(*, session: Session) -> list[PlatformSummary]:
@@ -377,6 +495,7 @@ def list_platforms(*, session: Session) -> list[PlatformSummary]:
                 lag_oldest=oldest,
                 previous_keys_expire=expires if expires is not None and expires > now else None,
                 feedback=feedback.get(p.id, {}),
+                public_name=p.public_name,
             )
         )
     return summaries

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import Row, Table, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from takedown.models import (
     ACTIVE,
     STOPNCII_SIGNALS,
+    WITHDRAWN,
     Case,
     CaseHash,
     Feedback,
     FeedChange,
+    FeedPending,
     Hash,
     HashFeatures,
     Platform,
@@ -44,7 +47,9 @@ def lock_feed(*, session: Session) -> None:
 
     Cursors must become visible in cursor order, or a poller could skip a change that commits
     after a higher cursor was already read. Writers take this lock just before they pick
-    cursors, so commits happen in cursor order. SQLite already serialises writers.
+    cursors, so commits happen in cursor order. SQLite already serialises writers. Cases do
+    not take it: they queue their changes (`queue_for_feed`), and the sequencer, which holds
+    it, gives them cursors (`sequence_pending`).
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
@@ -80,6 +85,17 @@ def get_active_platform(
 def fetch_platforms(*, session: Session) -> list[Platform]:
     """Every platform, revoked or not, by name."""
     return list(session.scalars(select(Platform).order_by(Platform.name)))
+
+
+def fetch_participating_public_names(*, session: Session) -> list[str | None]:
+    """The public name (None: not listed) of each unrevoked real (not sandbox) platform."""
+    return list(
+        session.scalars(
+            select(Platform.public_name).where(
+                Platform.revoked_at.is_(None), Platform.sandbox.is_(False)
+            )
+        )
+    )
 
 
 def fetch_platform_cursors(*, session: Session) -> list[tuple[int, int]]:
@@ -160,7 +176,7 @@ def ensure_hashes(
             "quality": qualities.get((m, a, v)),
             "status": PENDING,
             "cursor": 0,
-            "changed_at": datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC),
+            "changed_at": _EPOCH,
         }
         for m, a, v in keys
     ]
@@ -180,6 +196,83 @@ def ensure_hashes(
     if features:
         _save_features(session, {ids[key]: frames for key, frames in features.items()})
     return ids
+
+
+# A new case, its hashes (inserted when never seen), its links and its place in the feed's
+# queue, in one PostgreSQL statement. `found` is the hashes this statement inserted and those
+# its snapshot already held; a hash another transaction inserts concurrently is in neither
+# (its insert waits for that commit, then does nothing): `save_new_case` finds those after.
+_SAVE_NEW_CASE = text(
+    "WITH new_case AS ("
+    " INSERT INTO takedown_case (number, pin_hash, status, created_at)"
+    " VALUES (:number, :pin_hash, :status, :created_at) RETURNING id),"
+    " wanted AS ("
+    " SELECT * FROM unnest(CAST(:media AS text[]), CAST(:algorithm AS text[]),"
+    "  CAST(:value AS text[]), CAST(:quality AS integer[]))"
+    "  AS t(media, algorithm, value, quality)),"
+    " inserted AS ("
+    " INSERT INTO takedown_hash (sandbox, media, algorithm, value, quality, status, cursor,"
+    "  changed_at)"
+    " SELECT false, media, algorithm, value, quality, :pending, 0, :epoch FROM wanted"
+    " ON CONFLICT (sandbox, media, algorithm, value) DO NOTHING"
+    " RETURNING id, media, algorithm, value),"
+    " found AS ("
+    " SELECT id, media, algorithm, value FROM inserted UNION ALL"
+    " SELECT h.id, h.media, h.algorithm, h.value FROM takedown_hash h JOIN wanted w"
+    "  ON h.sandbox = false AND h.media = w.media AND h.algorithm = w.algorithm"
+    "  AND h.value = w.value),"
+    " linked AS ("
+    " INSERT INTO takedown_case_hash (case_id, hash_id)"
+    " SELECT new_case.id, found.id FROM new_case, found),"
+    " queued AS (INSERT INTO takedown_feed_pending (case_id) SELECT id FROM new_case)"
+    " SELECT new_case.id, found.media, found.algorithm, found.value, found.id"
+    " FROM new_case LEFT JOIN found ON true"
+)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+def save_new_case(
+    *,
+    session: Session,
+    case: Case,
+    keys: Sequence[HashKey],
+    qualities: dict[HashKey, int | None],
+    features: dict[HashKey, str],
+) -> None:
+    """Store a new case holding these (distinct) real hashes, inserting the ones never seen,
+    with the `features` of those that have them, and queue it for the feed
+    (`queue_for_feed`). PostgreSQL: one statement, unless another case inserted one of its
+    hashes at the same moment."""
+    if session.get_bind().dialect.name != "postgresql":
+        save_case(session=session, case=case)
+        ids = ensure_hashes(session=session, keys=keys, qualities=qualities, features=features)
+        link_case_hashes(session=session, case_id=case.id, hash_ids=ids.values())
+        queue_for_feed(session=session, case_id=case.id)
+        return
+    rows = session.execute(
+        _SAVE_NEW_CASE,
+        {
+            "number": case.number,
+            "pin_hash": case.pin_hash,
+            "status": case.status,
+            "created_at": case.created_at,
+            "media": [m for m, _, _ in keys],
+            "algorithm": [a for _, a, _ in keys],
+            "value": [v for _, _, v in keys],
+            "quality": [qualities.get(k) for k in keys],
+            "pending": PENDING,
+            "epoch": _EPOCH,
+        },
+    ).all()
+    case.id = rows[0][0]
+    ids = {(m, a, v): hash_id for _, m, a, v, hash_id in rows if hash_id is not None}
+    missing = [k for k in keys if k not in ids]
+    if missing:  # inserted by a concurrent case after this statement's snapshot
+        found = ensure_hashes(session=session, keys=missing, qualities=qualities)
+        link_case_hashes(session=session, case_id=case.id, hash_ids=found.values())
+        ids.update(found)
+    if features:
+        _save_features(session, {ids[key]: frames for key, frames in features.items()})
 
 
 def _save_features(session: Session, features: dict[int, str]) -> None:
@@ -237,23 +330,6 @@ def fetch_case_hashes(*, session: Session, case_id: int) -> list[Hash]:
     )
 
 
-def fetch_hash_ids_held_elsewhere(
-    *, session: Session, hash_ids: Iterable[int], case_id: int
-) -> set[int]:
-    """Which of these hashes another active case still holds."""
-    rows = session.scalars(
-        select(CaseHash.hash_id)
-        .join(Case, Case.id == CaseHash.case_id)
-        .where(
-            CaseHash.hash_id.in_(list(hash_ids)),
-            CaseHash.case_id != case_id,
-            Case.status == ACTIVE,
-        )
-        .distinct()
-    )
-    return set(rows)
-
-
 def append_changes(
     *, session: Session, hashes: Sequence[Hash], status: str, at: datetime.datetime
 ) -> None:
@@ -303,6 +379,119 @@ def activate_hashes(*, session: Session, hash_ids: Iterable[int], at: datetime.d
         ),
         {"status": ACTIVE, "at": at, "ids": list(hash_ids)},
     )
+
+
+def claim_feed_for(*, session: Session, case_id: int) -> bool | None:
+    """Whether to run the sequencer for a queued case: None when the case is queued no more
+    (a run has taken it and committed), True when this transaction now holds the feed lock,
+    False when another transaction holds it (ask again once it may have ended). Never queues
+    for the lock, so a case a running batch takes costs its request no turn under it."""
+    if session.get_bind().dialect.name != "postgresql":  # the write lock is held already
+        queued = session.scalar(select(FeedPending.id).where(FeedPending.case_id == case_id))
+        return True if queued is not None else None
+    # CASE evaluates its branch only when the case is still queued.
+    claimed: bool | None = session.scalar(
+        text(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM takedown_feed_pending"
+            " WHERE case_id = :case_id) THEN pg_try_advisory_xact_lock(:key) END"
+        ),
+        {"case_id": case_id, "key": _FEED_LOCK},
+    )
+    return claimed
+
+
+def queue_for_feed(*, session: Session, case_id: int) -> None:
+    """Queue a case just submitted or withdrawn: the sequencer will bring the feed in line
+    with it after this transaction commits."""
+    session.execute(insert(cast(Table, FeedPending.__table__)).values(case_id=case_id))
+
+
+# One statement on PostgreSQL. `todo` takes the oldest queued cases; `wanted` is what each of
+# their hashes should now be (active while any active case holds it); a hash changes when it
+# is held but not active (new, or withdrawn before), or active but held no more (a hash never
+# published stays unpublished). Cursors are drawn in queue order, and the hash row records its
+# latest change, as activate_hashes does.
+_SEQUENCE_PENDING = text(
+    "WITH todo AS ("
+    " DELETE FROM takedown_feed_pending WHERE id IN"
+    "  (SELECT id FROM takedown_feed_pending ORDER BY id LIMIT :limit)"
+    " RETURNING id, case_id),"
+    " touched AS ("
+    " SELECT ch.hash_id, min(todo.id) AS first FROM todo"
+    " JOIN takedown_case_hash ch ON ch.case_id = todo.case_id GROUP BY ch.hash_id),"
+    " wanted AS ("
+    " SELECT h.id, h.sandbox, h.media, h.algorithm, h.value, t.first, h.status AS was,"
+    "  CASE WHEN EXISTS (SELECT 1 FROM takedown_case_hash x"
+    "   JOIN takedown_case c ON c.id = x.case_id"
+    "   WHERE x.hash_id = h.id AND c.status = :active)"
+    "  THEN :active ELSE :withdrawn END AS status"
+    " FROM touched t JOIN takedown_hash h ON h.id = t.hash_id),"
+    " numbered AS ("
+    " SELECT w.id, w.sandbox, w.media, w.algorithm, w.value, w.status,"
+    "  nextval(pg_get_serial_sequence('takedown_feed_change', 'cursor')) AS cursor"
+    " FROM (SELECT * FROM wanted WHERE (status = :active) <> (was = :active)"
+    "  ORDER BY first, id) AS w),"
+    " changed AS ("
+    " UPDATE takedown_hash h SET status = n.status, cursor = n.cursor, changed_at = :at"
+    " FROM numbered n WHERE h.id = n.id),"
+    " appended AS ("
+    " INSERT INTO takedown_feed_change"
+    " (cursor, hash_id, sandbox, media, algorithm, value, status, changed_at)"
+    " SELECT cursor, id, sandbox, media, algorithm, value, status, :at FROM numbered"
+    " RETURNING 1)"
+    " SELECT (SELECT count(*) FROM todo), (SELECT count(*) FROM appended)"
+)
+
+
+def sequence_pending(*, session: Session, at: datetime.datetime, limit: int) -> tuple[int, int]:
+    """Take up to `limit` queued cases, oldest first, and append the feed change each of their
+    hashes now needs, with cursors in queue order. Returns (cases taken, changes appended).
+    Hold `lock_feed` first: then every case committed before it was taken is seen, and these
+    cursors commit after every lower one."""
+    if session.get_bind().dialect.name == "postgresql":
+        taken, appended = session.execute(
+            _SEQUENCE_PENDING,
+            {"limit": limit, "at": at, "active": ACTIVE, "withdrawn": WITHDRAWN},
+        ).one()
+        return int(taken), int(appended)
+    # SQLite: this transaction began with the write lock (BEGIN IMMEDIATE), so it sees every
+    # commit and none can come in between.
+    queued = session.execute(
+        select(FeedPending.id, FeedPending.case_id).order_by(FeedPending.id).limit(limit)
+    ).all()
+    if not queued:
+        return 0, 0
+    first: dict[int, int] = {}
+    for pending_id, case_id in queued:
+        first.setdefault(case_id, pending_id)
+    session.execute(delete(FeedPending).where(FeedPending.id <= queued[-1][0]))
+    touched: dict[int, int] = {}
+    for hash_id, case_id in session.execute(
+        select(CaseHash.hash_id, CaseHash.case_id).where(CaseHash.case_id.in_(list(first)))
+    ):
+        touched[hash_id] = min(touched.get(hash_id, first[case_id]), first[case_id])
+    held = set(
+        session.scalars(
+            select(CaseHash.hash_id)
+            .join(Case, Case.id == CaseHash.case_id)
+            .where(CaseHash.hash_id.in_(list(touched)), Case.status == ACTIVE)
+        )
+    )
+    hashes = sorted(
+        fetch_hashes(session=session, hash_ids=touched), key=lambda h: (touched[h.id], h.id)
+    )
+    changes = [h for h in hashes if (h.id in held) != (h.status == ACTIVE)]
+    # Cursors follow the queue: one statement per run of changes to the same status.
+    for status, run in itertools.groupby(
+        changes, key=lambda h: ACTIVE if h.id in held else WITHDRAWN
+    ):
+        append_changes(session=session, hashes=list(run), status=status, at=at)
+    return len(queued), len(changes)
+
+
+def count_pending(*, session: Session) -> int:
+    """How many cases wait for the sequencer."""
+    return session.scalar(select(func.count()).select_from(FeedPending)) or 0
 
 
 # The feed

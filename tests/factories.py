@@ -6,10 +6,11 @@ import contextlib
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -74,6 +75,21 @@ def bearer(key: str) -> dict[str, str]:
 def platform(app: Flask) -> PlatformCredentials:
     """A registered platform."""
     return create_platform(app, "Example Platform")
+
+
+@pytest.fixture
+def pin_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The PIN hashes checked from now on, in order: each call of argon2's
+    PasswordHasher.verify (watched, not replaced: every check still runs)."""
+    checked: list[str] = []
+    original: Callable[..., bool] = PasswordHasher.verify
+
+    def watched(self: PasswordHasher, hash: str, password: str) -> bool:
+        checked.append(hash)
+        return original(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", watched)
+    return checked
 
 
 # AMBER alerts

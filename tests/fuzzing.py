@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from twilio.request_validator import RequestValidator
+from vonage import Auth
 
 from haven.db import get_session
 from haven.openapi import build_spec
@@ -37,10 +38,12 @@ from takedown.service import PlatformCredentials, add_platform
 from tests.factories import bearer, draft_body, submit_case, video_hash, vpdq_hash
 
 TWILIO_AUTH_TOKEN = "fuzz-twilio-token"
+VONAGE_SIGNATURE_SECRET = "fuzz-vonage-signature-secret"
 # Thousands of requests from one client and one platform: no rate limit may hide a handler.
 GENEROUS = "1000000/minute"
 SETTINGS_OVERRIDES: dict[str, object] = {
     "twilio_auth_token": TWILIO_AUTH_TOKEN,
+    "vonage_signature_secret": VONAGE_SIGNATURE_SECRET,
     "feed_rate_per_platform": GENEROUS,
     "subscription_channel_per_client_rate": GENEROUS,
     "subscription_channel_per_destination_rate": GENEROUS,
@@ -72,6 +75,18 @@ def twilio_signature(app: Flask, case: Any) -> str:
     form = case.body if isinstance(case.body, dict) else {}
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     return str(RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(url, params))
+
+
+def vonage_signed(body: Any) -> Any:
+    """A generated form with Vonage's `timestamp` and `sig` added, as Vonage signs its
+    webhooks (string fields only, as with Twilio's); anything else is left unsigned."""
+    if body is not None and not isinstance(body, dict):
+        return body
+    form = {k: v for k, v in (body or {}).items() if isinstance(v, str)}
+    form["timestamp"] = "1700000000"
+    auth = Auth(api_key="-", signature_secret=VONAGE_SIGNATURE_SECRET, signature_method="sha256")
+    form["sig"] = auth.sign_params(dict(form))
+    return form
 
 
 def fuzz_settings(max_examples: int, **more: Any) -> settings:
@@ -159,6 +174,8 @@ class Fuzzer:
                 if aim and isinstance(case.body, dict):
                     case.body = {k: v for k, v in case.body.items() if isinstance(v, str)}
                 headers["X-Twilio-Signature"] = twilio_signature(self.app, case)
+            elif scheme == "vonageSignature":
+                case.body = vonage_signed(case.body)
             elif scheme == "casePin":
                 number = str((case.path_parameters or {}).get("case_number"))
                 headers["X-Case-Pin"] = self.pins.get(number, self.default_pin)

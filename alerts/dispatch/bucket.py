@@ -2,6 +2,8 @@
 
 Both reserve tokens ahead (the count may go below zero) and tell the caller how long to
 wait, so concurrent senders queue fairly and the long-run rate is exactly the configured one.
+A sender with many SMS in flight takes its tokens a group at a time (`take(count)`), one
+Redis call for the group.
 The Redis bucket uses Redis's own clock, so workers on machines with skewed clocks agree.
 The local bucket reads and sleeps on a `Clock`, which tests replace with a virtual one.
 """
@@ -26,8 +28,9 @@ local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + (now - at) * rate) - want
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
-if tokens >= 0 then return '0' end
-return tostring(-tokens / rate)
+local wait = 0
+if tokens < 0 then wait = -tokens / rate end
+return {tostring(now), tostring(wait)}
 """
 
 
@@ -103,8 +106,14 @@ class RedisBucket:
         self.burst = burst if burst is not None else max(1.0, rate / 10)
         self._take = client.register_script(_TAKE)
 
+    def reserve(self, count: int = 1) -> tuple[float, float]:
+        """Reserve `count` tokens in Redis without waiting: (Redis's time now, seconds until
+        they are due). Every process's reservations form one schedule at `rate`."""
+        now, wait = self._take(keys=[self.key], args=[self.rate, self.burst, count])
+        return float(now), float(wait)
+
     def take(self, count: int = 1) -> None:
         """Reserve `count` tokens in Redis and sleep until they are due."""
-        wait = float(self._take(keys=[self.key], args=[self.rate, self.burst, count]))
+        _now, wait = self.reserve(count)
         if wait > 0:
             time.sleep(wait)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +31,18 @@ from alerts.audience import LiveAudience
 from alerts.content import AlertContent
 from alerts.dispatch import store
 from alerts.dispatch.bucket import TokenBucket
+from alerts.dispatch.inflight import SEND_LOOP, Results, Send
 from alerts.dispatch.store import Claim, DeliveryKind
+from alerts.failover import FailoverSmsProvider
 from alerts.models import Alert, AlertVersion, DispatchJob
 from alerts.photos import version_attachments
-from alerts.providers import PERMANENT_CODES, Attachment, SendResult, SmsProvider
+from alerts.providers import (
+    PERMANENT_CODES,
+    Attachment,
+    SendResult,
+    SmsProvider,
+    send_sms_async,
+)
 from alerts.sms import Kind, render_channel, render_sms
 from alerts.subscriptions.channels import ChannelSender
 from geo.index import unique_ids
@@ -41,10 +51,24 @@ from haven.health import Readiness
 
 log = logging.getLogger(__name__)
 
-CHUNK = 5_000  # deliveries recorded per transaction
-# A sender saves outcomes at least this often (a worker killed in between repeats no more).
+# Deliveries are recorded a chunk per transaction: a small first chunk, so that sending starts
+# at once, then chunks growing FIRST_CHUNK × CHUNK_GROWTH^n up to CHUNK.
+FIRST_CHUNK = 250
+CHUNK_GROWTH = 4
+CHUNK = 10_000
+# While a job is recorded, workers are told of new deliveries at most this often (the first
+# chunk at once): a sender that ran out of due deliveries comes back for the next chunks.
+KICK_SECONDS = 1.0
+# A sender saves outcomes at least this often (a worker killed in between repeats no more):
+# channels, sent one at a time, every SAVE_EVERY; SMS, many in flight, every SMS_SAVE_EVERY
+# (their whole batch, at the default batch sizes); both at least every SAVE_SECONDS.
 SAVE_EVERY = 10
+SMS_SAVE_EVERY = 500
 SAVE_SECONDS = 1.0
+# How long a sender waits for an SMS in flight before looking at its lease again, and how
+# long one that failed mid-batch waits for those in flight before giving back the rest.
+RESULT_POLL_SECONDS = 1.0
+DRAIN_SECONDS = 15.0
 KINDS: dict[str, Kind] = {"Alert": "alert", "Update": "update", "Cancel": "cancel"}
 MAX_BACKOFF_SECONDS = 300.0
 REASON_LENGTH = 200  # Delivery.reason
@@ -80,6 +104,7 @@ class Dispatcher:
     batch: int = 100
     lease: datetime.timedelta = datetime.timedelta(seconds=60)
     max_attempts: int = 5
+    in_flight: int = 64  # SMS one sender keeps in flight at once
     backoff: Backoff = full_jitter
     clock: Callable[[], datetime.datetime] = utcnow
 
@@ -121,9 +146,28 @@ def _version_id(session: Session, job: DispatchJob) -> int:
     return next(v.id for v in versions if v.version == job.version)
 
 
-def record_next_job(*, session: Session, audience: LiveAudience) -> DispatchJob | None:
+def chunks(count: int) -> list[tuple[int, int]]:
+    """(start, end) of the chunks `count` recipients are recorded in: FIRST_CHUNK, then
+    growing CHUNK_GROWTH times each up to CHUNK."""
+    found, start, size = [], 0, FIRST_CHUNK
+    while start < count:
+        found.append((start, min(count, start + size)))
+        start, size = start + size, min(CHUNK, size * CHUNK_GROWTH)
+    return found
+
+
+def record_next_job(
+    *,
+    session: Session,
+    audience: LiveAudience,
+    on_recorded: Callable[[], None] | None = None,
+) -> DispatchJob | None:
     """Claim one job and record all its deliveries, a chunk per transaction. Idempotent: a
     job taken over after a crash re-records, and rows already there are left alone.
+
+    `on_recorded` is called once the first chunk has committed, and then at most every
+    KICK_SECONDS while the rest is recorded: it tells senders there is work (a Celery task
+    for each, or a wake-up of the in-process threads), so the first SMS leaves at once.
 
     Claims nothing (returns None) until the audience index is ready: the job waits in the
     database, and the worker asks again on its next round."""
@@ -135,17 +179,21 @@ def record_next_job(*, session: Session, audience: LiveAudience) -> DispatchJob 
         return None
     recipients = _recipients(session, job, audience)
     recorded = 0
-    for start in range(0, len(recipients), CHUNK):
-        chunk = recipients[start : start + CHUNK]
+    kicked_at: float | None = None
+    for start, end in chunks(len(recipients)):
         with write(session):
             job = store.get_job(session=session, job_id=job.id)
             targets = store.fetch_channel_targets(
                 session=session,
-                subscriber_ids=chunk.tolist(),  # ids leave numpy at the I/O edge
+                subscriber_ids=recipients[start:end].tolist(),  # ids leave numpy at the I/O edge
             )
             store.record_deliveries(session=session, job=job, targets=targets, at=utcnow())
             recorded += len(targets)
             store.save_job_progress(session=session, job=job, recorded=recorded)
+        due = kicked_at is None or time.monotonic() - kicked_at >= KICK_SECONDS
+        if on_recorded is not None and targets and due:
+            kicked_at = time.monotonic()
+            on_recorded()
     with write(session):
         job = store.get_job(session=session, job_id=job.id)
         store.finish_job(session=session, job=job, at=utcnow())
@@ -166,6 +214,13 @@ class _Skip:
     """Not to be sent, and no failure: the reason is in `error_code`."""
 
     error_code: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sms:
+    """An SMS ready to hand to the provider (the rate limit not yet taken)."""
+
+    send: Send
 
 
 def claim_size(*, dispatcher: Dispatcher, kind: DeliveryKind) -> int:
@@ -189,14 +244,18 @@ def send_due(
     """Claim a batch of due deliveries of one kind, send each (SMS within the rate limit), and
     record what happened as it happens.
 
+    SMS go out many at a time (`dispatcher.in_flight`, on the provider's keep-alive
+    connections, see alerts/dispatch/inflight.py); channels one at a time.
+
     Each delivery gets its own outcome, whatever happens to the others: one that cannot be
     rendered, or whose sending raises, is tried again after a backoff until it has had
     `dispatcher.max_attempts` attempts, then fails with its reason. `on_permanent` is told of
     numbers that must get nothing more (alerts.subscribers.mark_unreachable).
 
-    Outcomes are saved every SAVE_EVERY deliveries or SAVE_SECONDS, whichever comes first.
-    Whenever less than half the lease is left, the lease of the deliveries still to send is
-    extended; one another worker took over meanwhile is left to that worker.
+    Outcomes are saved in groups (SMS_SAVE_EVERY for SMS, SAVE_EVERY for channels) and at
+    least every SAVE_SECONDS, each group in one transaction. Whenever less than half the lease
+    is left, the lease of the deliveries not finished yet is extended; one another worker took
+    over meanwhile is left to that worker.
 
     Returns how many were claimed (0: nothing is due).
     """
@@ -211,70 +270,183 @@ def send_due(
         )
     if not batch:
         return 0
-    held_until = now + dispatcher.lease
-    lost: set[int] = set()  # taken over by another worker
-    first_contacts = store.fetch_first_contacts(session=session, claims=batch)
-    messages: dict[tuple[int, int, str, bool], _Message | SendResult] = {}
-    files: dict[tuple[int, int], tuple[Attachment, ...]] = {}  # photos, read once a batch
-    done = _Outcomes(session, on_permanent, saved_at=now, held_until=held_until)
-    handled = 0  # claims sent (or skipped) so far, their outcomes saved or in `done`
-    try:
-        for position, claim in enumerate(batch):
-            if dispatcher.clock() + dispatcher.lease / 2 > held_until:
-                done.save(dispatcher.clock())  # what is sent needs no lease
-                held_until, taken = _extend_lease(session, dispatcher, batch[position:], held_until)
-                done.held_until = held_until
-                lost |= taken
-            if claim.id not in lost:
-                try:
-                    result = _deliver(
-                        app,
-                        session,
-                        dispatcher,
-                        claim,
-                        messages,
-                        claim.id in first_contacts,
-                        files,
-                    )
-                except Exception as error:  # one delivery must never sink the rest of its batch
-                    log.exception("delivery %s raised while sending", claim.id)
-                    session.rollback()  # a failed query must not poison the outcomes saved next
-                    result = SendResult("retry", error_code=SEND_RAISED, reason=_describe(error))
-                now = dispatcher.clock()
-                done.add(claim, result, _outcome(claim, result, now, dispatcher))
-            handled = position + 1
-            if len(done) >= SAVE_EVERY or dispatcher.clock() - done.saved_at >= _SAVE_INTERVAL:
-                done.save(dispatcher.clock())
-        done.save(dispatcher.clock())
-    except Exception:
-        unsent = [claim for claim in batch[handled:] if claim.id not in lost]
-        _give_back(session, dispatcher, done, unsent, held_until)
-        raise
+    sending = _Batch(
+        app=app,
+        session=session,
+        dispatcher=dispatcher,
+        batch=batch,
+        first_contacts=store.fetch_first_contacts(session=session, claims=batch),
+        done=_Outcomes(session, on_permanent, saved_at=now, held_until=now + dispatcher.lease),
+    )
+    if kind == "sms":
+        sending.send_concurrently()
+    else:
+        sending.send_one_by_one()
     return len(batch)
 
 
-def _give_back(
-    session: Session,
-    dispatcher: Dispatcher,
-    done: _Outcomes,
-    unsent: list[Claim],
-    held_until: datetime.datetime,
-) -> None:
-    """After a failure mid-batch (the database dropping its connections, say): save the
-    outcomes not saved yet and give back the claims not sent, on a fresh connection, so that
-    they are not left to wait out the lease. Best effort: what fails here waits for the lease."""
-    session.rollback()
-    try:
-        done.save(dispatcher.clock())
-        with write(session):
-            store.release_claims(
-                session=session,
-                ids=[claim.id for claim in unsent],
-                held_until=held_until,
-                at=dispatcher.clock(),
+class _Batch:
+    """One claimed batch being sent: what is decided, in flight, taken over, and saved."""
+
+    def __init__(
+        self,
+        *,
+        app: Flask,
+        session: Session,
+        dispatcher: Dispatcher,
+        batch: list[Claim],
+        first_contacts: set[int],
+        done: _Outcomes,
+    ) -> None:
+        self.app, self.session, self.dispatcher = app, session, dispatcher
+        self.batch = batch
+        self.claims = {claim.id: claim for claim in batch}
+        self.first_contacts = first_contacts
+        self.done = done
+        self.messages: dict[tuple[int, int, str, bool], _Message | SendResult] = {}
+        self.files: dict[tuple[int, int], tuple[Attachment, ...]] = {}  # photos, once a batch
+        self.position = 0  # batch[:position] is decided: sent, in flight, skipped or failed
+        self.lost: set[int] = set()  # taken over by another worker
+        self.group: list[tuple[int, Send]] = []  # SMS ready, not handed to the loop yet
+        self.in_flight: set[int] = set()  # SMS handed to the loop, no answer yet
+        self.results: Results[int] = Results()
+
+    def _decide(self, claim: Claim, *, sms_later: bool) -> SendResult | _Skip | _Sms:
+        try:
+            return _deliver(
+                self.app,
+                self.session,
+                self.dispatcher,
+                claim,
+                self.messages,
+                claim.id in self.first_contacts,
+                self.files,
+                sms_later=sms_later,
             )
-    except Exception:
-        log.exception("%d claimed deliveries wait for their lease to run out", len(unsent))
+        except Exception as error:  # one delivery must never sink the rest of its batch
+            log.exception("delivery %s raised while sending", claim.id)
+            self.session.rollback()  # a failed query must not poison the outcomes saved next
+            return SendResult("retry", error_code=SEND_RAISED, reason=_describe(error))
+
+    def _finish(self, claim: Claim, result: SendResult | _Skip) -> None:
+        now = self.dispatcher.clock()
+        self.done.add(claim, result, _outcome(claim, result, now, self.dispatcher))
+
+    def _upkeep(self, save_every: int) -> None:
+        """Extend the lease when less than half of it is left; save outcomes when due."""
+        dispatcher = self.dispatcher
+        if dispatcher.clock() + dispatcher.lease / 2 > self.done.held_until:
+            self.done.save(dispatcher.clock())  # what is sent needs no lease
+            unfinished = [
+                claim
+                for claim in self.batch[self.position :]
+                if claim.id not in self.lost and claim.id not in self.in_flight
+            ]
+            unfinished += [self.claims[key] for key, _ in self.group]
+            unfinished += [self.claims[key] for key in self.in_flight]
+            self.done.held_until, taken = _extend_lease(
+                self.session, dispatcher, unfinished, self.done.held_until
+            )
+            self.lost |= taken
+            self.group = [(key, send) for key, send in self.group if key not in taken]
+        since = dispatcher.clock() - self.done.saved_at
+        if len(self.done) >= save_every or since >= _SAVE_INTERVAL:
+            self.done.save(dispatcher.clock())
+
+    def send_one_by_one(self) -> None:
+        """Send each delivery in turn (channels: Apprise blocks)."""
+        try:
+            for position, claim in enumerate(self.batch):
+                self._upkeep(SAVE_EVERY)
+                if claim.id not in self.lost:
+                    result = self._decide(claim, sms_later=False)
+                    assert not isinstance(result, _Sms)
+                    self._finish(claim, result)
+                self.position = position + 1
+            self.done.save(self.dispatcher.clock())
+        except Exception:
+            self._give_back()
+            raise
+
+    def send_concurrently(self) -> None:
+        """Hand SMS to the process's event loop in groups as the rate allows, up to
+        `dispatcher.in_flight` at once, and record each answer as it comes back."""
+        dispatcher = self.dispatcher
+        # Groups of a quarter of the in-flight limit keep the pipe full (a new group leaves as
+        # soon as a quarter has come back); at a low rate, a twentieth of a second's worth.
+        step = max(1, min(dispatcher.in_flight // 4, int(dispatcher.bucket.rate / 20)))
+        try:
+            for position, claim in enumerate(self.batch):
+                self._upkeep(SMS_SAVE_EVERY)
+                if claim.id not in self.lost:
+                    decided = self._decide(claim, sms_later=True)
+                    if isinstance(decided, _Sms):
+                        self.group.append((claim.id, decided.send))
+                    else:
+                        self._finish(claim, decided)
+                self.position = position + 1
+                if len(self.group) >= step:
+                    self._hand_over()
+                while self._collect(timeout=0):
+                    pass
+            if self.group:
+                self._hand_over()
+            while self.in_flight:
+                self._collect(timeout=RESULT_POLL_SECONDS)
+                self._upkeep(SMS_SAVE_EVERY)
+            self.done.save(dispatcher.clock())
+        except Exception:
+            self._give_back()
+            raise
+
+    def _hand_over(self) -> None:
+        """Send the group once the in-flight limit and the rate allow."""
+        while self.in_flight and len(self.in_flight) + len(self.group) > self.dispatcher.in_flight:
+            self._collect(timeout=RESULT_POLL_SECONDS)
+            self._upkeep(SMS_SAVE_EVERY)
+        if not self.group:  # all taken over meanwhile
+            return
+        self.dispatcher.bucket.take(len(self.group))
+        group, self.group = self.group, []
+        self.in_flight.update(key for key, _ in group)
+        SEND_LOOP.submit(group, self.results)
+
+    def _collect(self, timeout: float) -> bool:
+        """Record one answer from the loop; False if none came within `timeout`."""
+        got = self.results.get(timeout) if timeout else self.results.get_nowait()
+        if got is None:
+            return False
+        key, result = got
+        self.in_flight.discard(key)
+        if isinstance(result, BaseException):
+            log.error("delivery %s raised while sending", key, exc_info=result)
+            result = SendResult("retry", error_code=SEND_RAISED, reason=_describe(result))
+        self._finish(self.claims[key], result)
+        return True
+
+    def _give_back(self) -> None:
+        """After a failure mid-batch (the database dropping its connections, say): wait a
+        while for the SMS in flight, then save the outcomes not saved yet and give back the
+        claims not sent, on a fresh connection, so that they are not left to wait out the
+        lease. Best effort: what fails here waits for the lease."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self.in_flight and time.monotonic() < deadline:
+            self._collect(timeout=RESULT_POLL_SECONDS)
+        unsent = [claim for claim in self.batch[self.position :] if claim.id not in self.lost]
+        unsent += [self.claims[key] for key, _ in self.group]
+        session, dispatcher = self.session, self.dispatcher
+        session.rollback()
+        try:
+            self.done.save(dispatcher.clock())
+            with write(session):
+                store.release_claims(
+                    session=session,
+                    ids=[claim.id for claim in unsent],
+                    held_until=self.done.held_until,
+                    at=dispatcher.clock(),
+                )
+        except Exception:
+            log.exception("%d claimed deliveries wait for their lease to run out", len(unsent))
 
 
 _SAVE_INTERVAL = datetime.timedelta(seconds=SAVE_SECONDS)
@@ -351,10 +523,13 @@ def _deliver(
     messages: dict[tuple[int, int, str, bool], _Message | SendResult],
     first_contact: bool = False,
     files: dict[tuple[int, int], tuple[Attachment, ...]] | None = None,
-) -> SendResult | _Skip:
+    *,
+    sms_later: bool = False,
+) -> SendResult | _Skip | _Sms:
     """Send one claimed delivery (or say why not). An update to someone no earlier version
     reached (`first_contact`: the area grew, or the first message failed) says everything.
-    A channel message carries the version's photos (`files` keeps them for the batch)."""
+    A channel message carries the version's photos (`files` keeps them for the batch).
+    With `sms_later`, an SMS is not sent but returned ready to send (`_Sms`)."""
     if claim.attempts > dispatcher.max_attempts:
         # Claimed again after its lease ran out: a worker died with it, perhaps after
         # handing it to the provider. It has had every attempt it may have.
@@ -382,12 +557,28 @@ def _deliver(
     if claim.channel_id == store.SMS:
         if claim.phone is None:
             return _Skip("no_phone")
+        validity = int((message.expires - now).total_seconds())
+        callback = f"{dispatcher.public_url}/webhooks/twilio/status"
+        send_sync: Callable[..., SendResult] = dispatcher.sms.send_sms
+        send: Callable[..., Any] = functools.partial(send_sms_async, dispatcher.sms)
+        if isinstance(dispatcher.sms, FailoverSmsProvider):
+            # Not the provider that put this message off last (Delivery.provider), whichever
+            # worker process that was, when another shares the traffic.
+            send_sync = functools.partial(dispatcher.sms.send_sms, avoid=claim.provider)
+            send = functools.partial(dispatcher.sms.send_sms_async, avoid=claim.provider)
+        if sms_later:
+            return _Sms(
+                functools.partial(
+                    send,
+                    to=claim.phone,
+                    body=message.sms,
+                    validity_seconds=validity,
+                    status_callback=callback,
+                )
+            )
         dispatcher.bucket.take()
-        return dispatcher.sms.send_sms(
-            to=claim.phone,
-            body=message.sms,
-            validity_seconds=int((message.expires - now).total_seconds()),
-            status_callback=f"{dispatcher.public_url}/webhooks/twilio/status",
+        return send_sync(
+            to=claim.phone, body=message.sms, validity_seconds=validity, status_callback=callback
         )
     if dispatcher.channels is None or claim.url is None:
         return SendResult("failed", error_code=NO_CHANNEL, reason="no channel sender or URL")
@@ -444,6 +635,7 @@ def _outcome(
         return {
             **done,
             "status": result.status or "queued",
+            "provider": result.provider,  # which provider took it, where several share
             "provider_id": result.provider_id,
             "sent_at": now,
             "error_code": None,
@@ -458,6 +650,7 @@ def _outcome(
             "attempts": claim.attempts - 1,
             "deferrals": claim.deferrals + 1,
             "next_attempt_at": now + _wait(claim, result, dispatcher),
+            "provider": result.provider,  # which provider put it off: the next try avoids it
             "error_code": result.error_code,
             "reason": _clip(reason),
         }
@@ -473,6 +666,7 @@ def _outcome(
             **done,
             "status": "pending",
             "next_attempt_at": now + _wait(claim, result, dispatcher),
+            "provider": result.provider,  # as above
             "error_code": result.error_code,
             "reason": _clip(reason),
         }

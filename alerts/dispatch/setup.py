@@ -8,6 +8,7 @@ import redis
 from flask import Flask
 
 from alerts.dispatch.bucket import LocalBucket, RedisBucket, TokenBucket
+from alerts.dispatch.inflight import SEND_LOOP
 from alerts.dispatch.service import Dispatcher
 from alerts.providers import make_channel_provider, make_sms_provider
 from alerts.subscriptions.channels import ChannelSender
@@ -26,8 +27,11 @@ def make_bucket(settings: Settings) -> TokenBucket:
 
 def notify(app: Flask) -> None:
     """Tell the workers an alert version is waiting: Celery gets a task at once (and the
-    distributors' pushers, when a push is due); the in-process runners poll the outbox every
-    fraction of a second anyway."""
+    distributors' pushers, when a push is due); the in-process recorder is woken (it polls the
+    outbox every fraction of a second anyway)."""
+    runner = app.extensions.get("haven.dispatch_runner")
+    if runner is not None:
+        runner.wake(recorder=True)
     if "haven.celery" in app.extensions:
         from alerts.dispatch.tasks import record
         from alerts.distributors.tasks import kick_pushers_if_due
@@ -48,7 +52,19 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
         batch=settings.dispatch_batch,
         lease=datetime.timedelta(seconds=settings.dispatch_lease_seconds),
         max_attempts=settings.dispatch_max_attempts,
+        in_flight=settings.dispatch_in_flight,
     )
+
+
+def warm_dispatch(app: Flask) -> None:
+    """Pay now, when a worker starts, what the first alert would otherwise wait for: the
+    county shapes SAME areas are cut from (seconds to load), the dispatcher and its
+    providers, and the event loop SMS are sent from."""
+    from geo.same import same_areas
+
+    same_areas()
+    get_dispatcher(app)
+    SEND_LOOP.start()
 
 
 def get_dispatcher(app: Flask) -> Dispatcher:

@@ -42,12 +42,18 @@ def _app() -> Flask:
 
 @resilient("haven.dispatch.record")
 def record() -> None:
-    """Record every pending dispatch job, then set senders going."""
+    """Record every pending dispatch job, setting senders going as deliveries are recorded."""
     app = _app()
     database: Database = app.extensions["haven.db"]
     with database.sessions() as session:
-        while record_next_job(session=session, audience=app.extensions["haven.audience"]):
-            kick_senders(app)
+        # Senders are kicked as soon as the first chunk is recorded (and every second while
+        # the rest is), not once the whole audience is: the first SMS leaves at once.
+        while record_next_job(
+            session=session,
+            audience=app.extensions["haven.audience"],
+            on_recorded=lambda: kick_senders(app),
+        ):
+            pass
 
 
 @resilient("haven.dispatch.send")

@@ -72,6 +72,7 @@ def _language_names() -> dict[str, str]:
     # What people call these languages when CLDR's English name differs.
     names.update({"bengali": "bn", "tagalog": "tl", "kurdish": "ckb", "sorani": "ckb"})
     names.update({"bahasa indonesia": "id", "mandarin": "zh"})
+    names.update({"farsi": "fa", "haitian": "ht", "kreyol": "ht", "kiswahili": "sw"})
     return names
 
 

@@ -1,4 +1,5 @@
-"""Request and response shapes of subscriptions: Twilio's inbound webhook, channels, the form."""
+"""Request and response shapes of subscriptions: Twilio's and Vonage's inbound webhooks,
+channels, the form."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ class TwilioInboundIn(BaseModel):
     To: str | None = Field(default=None, max_length=64, description="Haven's number.")
     MessageSid: str | None = Field(default=None, max_length=64)
     AccountSid: str | None = Field(default=None, max_length=64)
+
+
+class VonageInboundIn(BaseModel):
+    """An incoming text message, as Vonage's SMS API posts it (signed; other fields ignored)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, populate_by_name=True)
+
+    # Vonage gives the sender's number in E.164 without the "+".
+    msisdn: str = Field(pattern=r"^\+?\d{3,15}$", description="The sender's number.")
+    text: str = Field(max_length=MAX_BODY, description="The message text.")
+    to: str | None = Field(default=None, max_length=64, description="Haven's number.")
+    messageId: str | None = Field(default=None, max_length=64)
+    concat: str | None = Field(default=None, max_length=8, description='"true" for a part.')
 
 
 class PointIn(Strict):

@@ -23,6 +23,7 @@ from alerts.providers import (
 )
 from alerts.subscriptions.channels import UrlPolicy
 from alerts.subscriptions.service import Limits
+from alerts.vonage import make_vonage_provider
 from haven.db import get_session
 from haven.settings import get_settings
 
@@ -37,6 +38,15 @@ def sms_provider() -> SmsProvider:
     if "haven.sms" not in current_app.extensions:
         current_app.extensions["haven.sms"] = make_sms_provider(get_settings())
     provider: SmsProvider = current_app.extensions["haven.sms"]
+    return provider
+
+
+def vonage_provider() -> SmsProvider | None:
+    """The provider replies to texts sent to a Vonage number go out with (None: Vonage is not
+    configured to send)."""
+    if "haven.sms.vonage" not in current_app.extensions:
+        current_app.extensions["haven.sms.vonage"] = make_vonage_provider(get_settings())
+    provider: SmsProvider | None = current_app.extensions["haven.sms.vonage"]
     return provider
 
 

@@ -5,11 +5,12 @@
 // "network" when Haven could not be reached; pages turn codes into kind text.
 
 export class ApiError extends Error {
-  constructor(code, status = 0) {
+  constructor(code, status = 0, details = null) {
     super(code);
     this.name = "ApiError";
     this.code = code;
     this.status = status;
+    this.details = details; // e.g. {retry_after, wait} of a wait after wrong PINs
   }
 }
 
@@ -39,7 +40,9 @@ async function call(method, path, { body, pin } = {}) {
   } catch {
     // not JSON: a proxy's error page, say
   }
-  if (!response.ok) throw new ApiError(data?.error?.code ?? "internal", response.status);
+  if (!response.ok) {
+    throw new ApiError(data?.error?.code ?? "internal", response.status, data?.error?.details ?? null);
+  }
   return data;
 }
 
@@ -48,12 +51,13 @@ export function submitCase(hashes) {
   return call("POST", BASE, { body: { hashes } });
 }
 
-/** A case's status (takedown/schemas.py CaseStatusOut). */
-export function getCase(number, pin) {
-  return call("GET", `${BASE}/${encodeURIComponent(number)}`, { pin });
+/** A case's status (takedown/schemas.py CaseStatusOut), its dates and counts written in
+ * the language `lang` (its `text`). */
+export function getCase(number, pin, lang) {
+  return call("GET", `${BASE}/${encodeURIComponent(number)}?lang=${encodeURIComponent(lang)}`, { pin });
 }
 
-/** Withdraw a case: resolves to its new status. */
-export function withdrawCase(number, pin) {
-  return call("POST", `${BASE}/${encodeURIComponent(number)}/withdraw`, { pin });
+/** Withdraw a case: resolves to its new status, as getCase does. */
+export function withdrawCase(number, pin, lang) {
+  return call("POST", `${BASE}/${encodeURIComponent(number)}/withdraw?lang=${encodeURIComponent(lang)}`, { pin });
 }

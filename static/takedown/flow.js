@@ -8,7 +8,7 @@
 
 import { hashFile, mediaKind, MIN_MATCHABLE_QUALITY } from "./hashing/hasher.js";
 import { submitCase } from "./api.js";
-import { errorMessage, formatBytes, t } from "./strings.js";
+import { errorMessage, formatBytes, formatCount, t } from "./strings.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -105,22 +105,51 @@ function removeItem(item, { focusNext = false } = {}) {
 // What will be sent
 
 /**
- * The hashes to send: MD5 of every file; PDQ (with its quality) of every matchable image;
- * vPDQ of every video that has one worth sending (videoProblem).
+ * What will be sent: `hashes`, the request's list: the MD5 of every file; the PDQ (with
+ * its quality) of every matchable image, and for a photo with an EXIF orientation also
+ * the PDQ of its pixels as stored (platforms' tools hash those: hashing/orientation.js);
+ * the vPDQ of every video that has one worth sending (videoProblem). `sent` maps each
+ * file to the number of picture, file and video fingerprints it adds, and of those it
+ * shares with a file above (`shared`): a hash already in the list is not added twice, so
+ * the counts shown are the ones the server keeps.
  */
-function payload() {
+function plan() {
   const hashes = [];
-  for (const { state, result } of items) {
-    if (state !== "done") continue;
-    hashes.push({ media: result.media, algorithm: "md5", value: result.md5 });
-    if (result.media === "image" && result.pdq && result.quality >= minQuality) {
-      hashes.push({ media: "image", algorithm: "pdq", value: result.pdq, quality: result.quality });
+  const sent = new Map();
+  const seen = new Set();
+  for (const item of items) {
+    if (item.state !== "done") continue;
+    const { result } = item;
+    const counts = { pictures: 0, files: 0, videos: 0, shared: 0 };
+    const add = (kind, hash) => {
+      const key = `${hash.algorithm} ${hash.value}`;
+      if (seen.has(key)) {
+        counts.shared++; // the same picture as a file above: a near copy, or the same photo
+        return;
+      }
+      seen.add(key);
+      hashes.push(hash);
+      counts[kind]++;
+    };
+    add("files", { media: result.media, algorithm: "md5", value: result.md5 });
+    if (result.media === "image") {
+      for (const picture of [result, result.stored]) {
+        if (picture?.pdq && picture.quality >= minQuality) {
+          add("pictures", { media: "image", algorithm: "pdq", value: picture.pdq, quality: picture.quality });
+        }
+      }
     }
     if (result.media === "video" && !videoProblem(result)) {
-      hashes.push({ media: "video", algorithm: "vpdq", value: vpdqSignal(result.vpdq) });
+      add("videos", { media: "video", algorithm: "vpdq", value: vpdqSignal(result.vpdq) });
     }
+    sent.set(item, counts);
   }
-  return hashes;
+  return { hashes, sent };
+}
+
+/** The request's list of hashes (plan). */
+function payload() {
+  return plan().hashes;
 }
 
 /**
@@ -168,12 +197,38 @@ function showPayload(hashes) {
   );
 }
 
+/**
+ * The same in plain words, in the page's language: each file, and the fingerprints of it
+ * that will be sent (the sentences and their numbers come from the server, pages.py).
+ */
+function showSummary(sent) {
+  const lines = [];
+  for (const item of items) {
+    if (item.state === "queued" || item.state === "hashing") continue;
+    const counts = sent.get(item);
+    const li = element("li");
+    const name = element("p", "sent-name", item.file.name);
+    name.dir = "auto";
+    const what = element("ul", "sent-what");
+    if (counts?.pictures) what.append(element("li", null, t(`sent_pictures_${counts.pictures}`)));
+    if (counts?.pictures === 2) what.append(element("li", "muted", t("sent_two_ways")));
+    if (counts?.videos) what.append(element("li", null, t("sent_videos_1")));
+    if (counts?.files) what.append(element("li", null, t("sent_files_1")));
+    if (counts?.shared) what.append(element("li", "muted", t("sent_shared")));
+    if (!what.children.length) what.append(element("li", null, t("sent_nothing")));
+    li.append(name, what);
+    lines.push(li);
+  }
+  $("sent-summary").replaceChildren(...lines);
+}
+
 function update() {
-  const hashes = payload();
+  const { hashes, sent } = plan();
   const working = items.filter((item) => item.state === "queued" || item.state === "hashing").length;
   const tooMany = hashes.length > maxHashes;
   const tooMuchVideo = vpdqBytes(hashes) > maxVpdqBytes;
   $("step-review").hidden = items.length === 0;
+  showSummary(sent);
   showPayload(hashes);
   $("send").disabled = sending || working > 0 || tooMany || tooMuchVideo || hashes.length === 0;
   $("send-error").textContent = tooMany ? t("too_many") : tooMuchVideo ? t("too_much_video") : "";
@@ -183,10 +238,20 @@ function update() {
     $("review-status").textContent = t("sending");
   } else if (working) {
     const done = items.filter((item) => item.state === "done").length;
-    $("review-status").textContent = t("progress", { done, total: done + working });
+    $("review-status").textContent = t("progress", { done: formatCount(done), total: formatCount(done + working) });
   } else {
     $("review-status").textContent = hashes.length ? t("ready_all") : "";
   }
+}
+
+/**
+ * Blur the previews (the default) or show them clearly. The stylesheet shows the button's
+ * label for what it will do next ("Show previews" / "Blur previews"), so it is a plain
+ * button without aria-pressed: a toggle's label must not change with its state, or a
+ * screen reader would read "Show previews, pressed" while they are blurred.
+ */
+function showBlur(blurred) {
+  app.classList.toggle("previews-clear", !blurred);
 }
 
 function say(text) {
@@ -306,7 +371,7 @@ function showResult(created) {
   $("case-pin").textContent = codes.pin;
   items.length = 0; // let go of the files
   $("file-list").replaceChildren();
-  for (const id of ["intro", "step-choose", "step-review", "status-link"]) $(id).hidden = true;
+  for (const id of ["intro", "intro-more", "step-choose", "step-review", "status-link"]) $(id).hidden = true;
   $("step-result").hidden = false;
   $("result-title").focus();
 }
@@ -352,13 +417,10 @@ $("files").addEventListener("change", (event) => {
   addFiles(files);
 });
 $("send").addEventListener("click", send);
-$("blur-toggle").addEventListener("click", (event) => {
-  const blurred = event.currentTarget.getAttribute("aria-pressed") !== "true";
-  event.currentTarget.setAttribute("aria-pressed", String(blurred));
-  app.classList.toggle("previews-clear", !blurred);
-});
+$("blur-toggle").addEventListener("click", () => showBlur(app.classList.contains("previews-clear")));
 $("copy").addEventListener("click", copyCodes);
 $("print").addEventListener("click", () => window.print());
 $("save").addEventListener("click", saveCodes);
+showBlur(true);
 app.hidden = false;
 update();

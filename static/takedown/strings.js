@@ -1,4 +1,4 @@
-// Translated text and locale formatting for Haven's pages.
+// Translated text, and counts and sizes as the server writes numbers, for Haven's pages.
 //
 // The server renders every sentence a script may show, already translated, into
 // <script type="application/json" id="i18n-strings"> (data, not script: the CSP
@@ -20,17 +20,33 @@ export function t(key, values = {}) {
 /** Bidirectional isolation for a code or number inside a sentence (left to right). */
 export const ltr = (text) => `\u2066${text}\u2069`;
 
-// Latin digits everywhere, as the server's Babel formatting writes them and as the
-// case numbers and PINs are written.
-const NUMBERS = { numberingSystem: "latn" };
-
-export function formatNumber(value) {
-  return new Intl.NumberFormat(lang, NUMBERS).format(value);
-}
+// Numbers and dates are written by the server with Babel, in the page's language, never
+// with the browser's own locale data (Chromium has none for km, is, ckb or si, and writes
+// "2026 M12 6"): the status API answers with its dates and counts as text (`text`), and
+// counts and sizes the page works out are written with the server's signs and patterns below.
 
 const SIZE_UNITS = ["byte", "kilobyte", "megabyte", "gigabyte"];
 
-/** A file size in the page's language, e.g. "2.1 MB" (1 MB = 1,000,000 bytes, as phones count). */
+/** A whole number (0 or more) as the server's Babel writes it in the page's language, e.g.
+ * "1,234" or "12,34,567": Latin digits, grouped with the page's group sign and sizes. */
+export function formatCount(value) {
+  const [last, other] = (strings.number_grouping ?? "3 3").split(" ").map(Number);
+  let digits = String(Math.trunc(value));
+  const groups = [];
+  if (digits.length > last) {
+    groups.unshift(digits.slice(-last));
+    digits = digits.slice(0, -last);
+    while (digits.length > other) {
+      groups.unshift(digits.slice(-other));
+      digits = digits.slice(0, -other);
+    }
+  }
+  groups.unshift(digits);
+  return groups.join(strings.number_group ?? ",");
+}
+
+/** A file size in the page's language, e.g. "2.1 MB" (1 MB = 1,000,000 bytes, as phones
+ * count): one decimal at most, with the page's decimal sign, in Babel's unit pattern. */
 export function formatBytes(bytes) {
   let unit = 0;
   let value = bytes;
@@ -38,25 +54,17 @@ export function formatBytes(bytes) {
     value /= 1000;
     unit++;
   }
-  const format = new Intl.NumberFormat(lang, {
-    ...NUMBERS,
-    style: "unit",
-    unit: SIZE_UNITS[unit],
-    unitDisplay: "short",
-    maximumFractionDigits: unit === 0 ? 0 : 1,
-  });
-  return format.format(value);
-}
-
-/** A date in the page's language, e.g. "22 November 2026". */
-export function formatDate(iso) {
-  return new Intl.DateTimeFormat(lang, { ...NUMBERS, dateStyle: "long" }).format(new Date(iso));
+  // Below 1,000 of its unit, so it needs no grouping; Latin digits, as the server writes them.
+  const rounded = unit === 0 ? Math.round(value) : Math.round(value * 10) / 10;
+  const number = String(rounded).replace(".", strings.number_decimal ?? ".");
+  return t(`size_${SIZE_UNITS[unit]}`, { size: number });
 }
 
 /** The kind sentence for an API or network error (never the server's English message). */
 export function errorMessage(error) {
   const code = error?.code;
-  if (code && code in strings) return t(code);
+  // Details fill the sentence's placeholders, e.g. the %(wait)s after wrong PINs.
+  if (code && code in strings) return t(code, error?.details ?? {});
   if (error?.status === 422 && "invalid" in strings) return t("invalid");
   return t("internal");
 }

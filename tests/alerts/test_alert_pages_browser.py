@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page
 
+from haven.i18n import ALL
 from tests.alerts.test_alert_pages_public import EVERYTHING
 from tests.alerts.test_alerts_api import act, send
 from tests.alerts.test_subscriptions_browser import RECORD_CSP_VIOLATIONS, axe_violations
@@ -30,7 +31,8 @@ pytestmark = [
 ]
 
 PHONE_SCREEN = {"width": 360, "height": 740}
-SCRIPTS = ["en", "es", "ar", "zh", "vi"]  # Latin, right to left, Han, Latin with diacritics
+# Latin, right to left, Han, Latin with diacritics, Persian, Cyrillic, Japanese, Ethiopic
+SCRIPTS = ["en", "es", "ar", "zh", "vi", "fa", "ru", "ja", "am"]
 SCREENSHOTS = REPO / "docs" / "screenshots"
 
 # The characters of an element's text as drawn, left to right: each character's box, sorted
@@ -82,7 +84,7 @@ def phone(chromium: Browser, live_server: str) -> Iterator[Callable[[str], Page]
 def check_fits(page: Page, language: str) -> None:
     """The page is in `language`, no wider than the phone, accessible, within its CSP."""
     assert page.evaluate("document.documentElement.lang") == language
-    direction = "rtl" if language == "ar" else "ltr"
+    direction = ALL[language].direction
     assert page.evaluate("document.documentElement.dir") == direction
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE_SCREEN["width"], f"the {language} page is {width} px wide"
@@ -117,7 +119,7 @@ def test_an_alert_page_fits_a_phone_and_shows_its_times_with_their_zone(
         page.screenshot(path=path, full_page=True, animations="disabled")
 
 
-@pytest.mark.parametrize("language", ["ar", "ur", "ckb"])
+@pytest.mark.parametrize("language", ["ar", "ur", "ckb", "fa"])
 def test_a_phone_number_in_right_to_left_text_is_drawn_with_its_digits_in_order(
     phone: Callable[[str], Page],
     officers_and_client: tuple[dict[str, str], FlaskClient],

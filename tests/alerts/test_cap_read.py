@@ -257,14 +257,14 @@ IPAWS_AMBER = f"""<?xml version="1.0" encoding="UTF-8"?>
     </area>
   </info>
   <info>
-    <language>ru-RU</language>
+    <language>yo-NG</language>
     <category>Rescue</category>
     <event>Child Abduction Emergency</event>
     <urgency>Immediate</urgency>
     <severity>Severe</severity>
     <certainty>Likely</certainty>
     <eventCode><valueName>SAME</valueName><value>CAE</value></eventCode>
-    <instruction>Звоните 911.</instruction>
+    <instruction>Pe 911.</instruction>
     <area><areaDesc>Sangamon County, IL</areaDesc><polygon>{SQUARE}</polygon></area>
   </info>
 </alert>
@@ -303,7 +303,7 @@ def test_an_ipaws_amber_alert_becomes_a_draft_with_skipped_codes_listed() -> Non
     assert draft["skipped"] == [
         "geocode UGC 'ILZ051' of area 'Sangamon County, IL': "
         "Haven uses SAME (and FIPS6) codes only",
-        "the ru-RU <info>: Haven has no such language",
+        "the yo-NG <info>: Haven has no such language",
     ]
     assert_valid_alert_in(draft)
 

@@ -82,14 +82,12 @@ def test_celery_workers_deliver_an_alert_to_everyone_once(
         loglevel="WARNING",
         shutdown_timeout=20,
     ):
-        started = time.monotonic()
+        # This worker runs no beat: approval's own task, and the recorder's kick after the
+        # first chunk, are all that start the sending (how fast: bench.dispatch, not here).
         approve(client, officers)
-        wait_for(lambda: len(fake_twilio.messages) >= 1, timeout=30)
-        first = time.monotonic() - started
         wait_for(lambda: len(fake_twilio.messages) >= 60, timeout=60)
         time.sleep(0.5)
     assert sorted(m.to for m in fake_twilio.messages) == sorted(PHONES[:60])
-    assert first < 2.0, f"the first SMS left {first:.2f} s after approval"
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

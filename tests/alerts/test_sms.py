@@ -561,7 +561,7 @@ def test_rendering_does_not_change_the_alert_content() -> None:
 
 
 @pytest.mark.usefixtures("context")
-@pytest.mark.parametrize("language", ["ar", "ckb", "ur"])
+@pytest.mark.parametrize("language", ["ar", "ckb", "ur", "fa"])
 def test_a_right_to_left_message_isolates_the_phone_number_and_counts_the_isolates(
     language: str,
 ) -> None:

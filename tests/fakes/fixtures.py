@@ -11,6 +11,7 @@ from tests.fakes.photo_server import PhotoServer
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.tarpit import Tarpit
 from tests.fakes.twilio_server import FakeTwilio
+from tests.fakes.vonage_server import FakeVonage
 from tests.fakes.webhook_server import WebhookServer
 
 
@@ -18,6 +19,13 @@ from tests.fakes.webhook_server import WebhookServer
 def fake_twilio() -> Iterator[FakeTwilio]:
     """A fake Twilio Messages API on loopback, succeeding until told otherwise."""
     with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_vonage() -> Iterator[FakeVonage]:
+    """A fake Vonage SMS API on loopback over TLS, succeeding until told otherwise."""
+    with FakeVonage() as fake:
         yield fake
 
 

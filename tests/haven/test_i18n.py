@@ -22,7 +22,7 @@ from babel.support import Translations
 from flask import Flask
 
 from haven import i18n
-from haven.i18n import ALL, CATALOG_LOCALES, LANGUAGES, negotiate
+from haven.i18n import ALL, CATALOG_LOCALES, LANGUAGES, name_in, negotiate
 from haven.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 
@@ -52,8 +52,11 @@ def strings_of(message: Message) -> list[str]:
     return list(message.string) if isinstance(message.string, list | tuple) else [message.string]
 
 
-def test_there_are_26_languages_with_the_agreed_codes() -> None:
-    agreed = "en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th tl tr uk ur vi zh"
+def test_there_are_34_languages_with_the_agreed_codes() -> None:
+    agreed = (
+        "en es ar bn de fr hi id is it km ko ckb ml mr nl pt si ta th tl tr uk ur vi zh"
+        " ru fa pl ja ht so sw am"
+    )
     assert list(LANGUAGES) == agreed.split()
 
 
@@ -107,7 +110,7 @@ def test_each_catalog_compiles_and_loads(code: str) -> None:
     write_mo(compiled, catalog)
     compiled.seek(0)
     translations = Translations(compiled)
-    assert translations.gettext("Take it down")
+    assert translations.gettext("Stop nude images of you spreading")
 
 
 @pytest.mark.parametrize(
@@ -140,11 +143,12 @@ def test_english_translates_each_plural_message_into_its_singular_and_plural() -
 
 @pytest.fixture(scope="module")
 def marked_translations(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of every catalog, compiled, with "Take it down" translated as "[<code>]"."""
+    """A copy of every catalog, compiled, with the takedown page's heading (the service's
+    neutral name) translated as "[<code>]"."""
     folder = tmp_path_factory.mktemp("translations")
     for code in LANGUAGES:
         catalog = read_catalog(catalog_path(code))
-        catalog["Take it down"].string = f"[{code}]"
+        catalog["Stop nude images of you spreading"].string = f"[{code}]"
         target = catalog_path(code, folder).with_suffix(".mo")
         target.parent.mkdir(parents=True)
         with target.open("wb") as stream:
@@ -204,11 +208,14 @@ def test_each_language_is_named_in_itself_and_written_in_its_direction() -> None
     assert names["ar"] == "العربية"
     assert names["tl"] == "Filipino"
     assert names["zh"] == "中文"
+    assert names["ht"] == "Kreyòl Ayisyen"
+    assert names["fa"] == "فارسی"
     assert len(set(names.values())) == len(LANGUAGES)
     assert {code for code, language in ALL.items() if language.direction == "rtl"} == {
         "ar",
         "ckb",
         "ur",
+        "fa",
     }
 
 
@@ -230,3 +237,10 @@ def test_each_language_is_named_in_itself_and_written_in_its_direction() -> None
 )
 def test_only_paths_on_this_site_are_safe_to_return_to(target: str, safe: bool) -> None:
     assert i18n.is_safe_next(target) is safe
+
+
+def test_a_language_cldr_cannot_name_in_the_readers_language_goes_by_its_own_name() -> None:
+    # CLDR names no language in Haitian Creole: the SMS line "In %(language)s" must not
+    # show a bare code ("An es").
+    assert name_in("es", "ht") == "Español"
+    assert name_in("es", "fr") == "espagnol"

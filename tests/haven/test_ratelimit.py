@@ -11,6 +11,7 @@ from werkzeug.test import TestResponse
 
 from haven.app import create_app
 from haven.db import Database
+from haven.ratelimit import Backoff, CounterStoreUnavailable, Throttle
 from tests.conftest import make_settings, require
 from tests.factories import submit_case, video_hash
 from tests.fakes.redis_server import RedisServer
@@ -89,3 +90,18 @@ def test_memory_counters_are_always_ready_and_no_broker_is_reported_without_one(
     components = client.get("/readyz").json["components"]
     assert components["counters"] == "ready"
     assert "broker" not in components
+
+
+def test_the_pin_throttle_refuses_with_503_while_redis_is_down_never_an_unmetered_guess(
+    redis_server: RedisServer,
+) -> None:
+    throttle = Throttle(redis_server.url, "test-secret")
+    subjects = [
+        ("case:K7M3QT9AX:client:192.0.2.1", Backoff(free=5, first_wait=1, max_wait=1), True)
+    ]
+    throttle.settle_guess(throttle.admit_guess("case-pin", subjects), right=False)  # Redis up
+    redis_server.stop()
+    with pytest.raises(CounterStoreUnavailable) as refused:
+        throttle.admit_guess("case-pin", subjects)
+    assert refused.value.status == 503
+    assert refused.value.retry_after == 30

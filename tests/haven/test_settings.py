@@ -112,15 +112,29 @@ def test_files_set_explicitly_stay_where_they_are_set(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("pin_max_failures", 0), ("pin_lockout_minutes", 0), ("pin_lockout_minutes", -5)],
+    [("pin_free_tries", 0), ("pin_first_wait_seconds", 0), ("pin_max_wait_seconds", -5)],
 )
-def test_pin_settings_that_would_lock_every_case_or_none_are_refused(
-    field: str, value: int
-) -> None:
+def test_pin_settings_that_would_never_slow_guessing_are_refused(field: str, value: int) -> None:
     with pytest.raises(ValidationError) as refused:
         Settings(**{field: value})  # type: ignore[arg-type]
     (line,) = describe_errors(refused.value)
     assert line.startswith(f"HAVEN_{field.upper()}: ")
+
+
+@pytest.mark.parametrize("field", ["pin_max_failures", "pin_lockout_minutes"])
+def test_the_old_lockout_settings_stop_start_up_naming_their_replacements(field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**{field: "5"})  # type: ignore[arg-type]
+    (line,) = describe_errors(refused.value)
+    assert line.startswith(f"HAVEN_{field.upper()}: is no longer read")
+    assert "HAVEN_PIN_FREE_TRIES" in line
+
+
+def test_the_longest_pin_wait_may_not_be_shorter_than_the_first() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(pin_first_wait_seconds=60, pin_max_wait_seconds=30)
+    (line,) = describe_errors(refused.value)
+    assert line.startswith("HAVEN_PIN_MAX_WAIT_SECONDS: 30 is less than")
 
 
 def test_a_misspelt_redis_url_is_refused_without_echoing_its_password() -> None:

@@ -241,7 +241,7 @@ def test_png_with_alpha_hashes_close_to_pillow(
     assert abs(result["quality"] - quality) <= 5
 
 
-def test_exif_rotated_jpeg_is_hashed_upright(
+def test_exif_rotated_jpeg_is_hashed_upright_and_as_stored(
     harness: Page, static_server: StaticServer, scratch_dir: Path
 ) -> None:
     image = _write_exif_rotated_jpeg(scratch_dir / "rotated.jpg")
@@ -253,6 +253,40 @@ def test_exif_rotated_jpeg_is_hashed_upright(
     assert (result["width"], result["height"]) == (1600, 1004)
     assert hamming(result["pdq"], upright) <= MAX_DISTANCE
     assert result["quality"] >= 80
+    assert result["orientation"] == 6
+    assert hamming(result["stored"]["pdq"], as_stored) <= MAX_DISTANCE
+    assert result["stored"]["quality"] >= 80
+
+
+ROTATED = REPO / "tests" / "data" / "pdq" / "rotated"
+ROTATED_REFERENCE: list[dict[str, Any]] = json.loads((ROTATED / "reference.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ROTATED_REFERENCE,
+    ids=[f"orientation {r['orientation']}" for r in ROTATED_REFERENCE],
+)
+def test_photo_with_an_exif_orientation_yields_its_pdq_upright_and_as_stored(
+    module_page: Page, static_server: StaticServer, reference: dict[str, Any]
+) -> None:
+    """Platforms' tools (Meta's reference, python-threatexchange, HMA) hash the pixels as
+    stored; the browser shows them upright. Orientation 1 needs one hash; 2-8 need both."""
+    result = hash_result(module_page, static_server, ROTATED / reference["file"])
+    to_upright = hamming(result["pdq"], reference["upright_pdq"])
+    assert (result["width"], result["height"]) == (reference["width"], reference["height"])
+    assert result["md5"] == reference["md5"]
+    assert result["orientation"] == reference["orientation"]
+    assert to_upright <= MAX_DISTANCE
+    if reference["orientation"] == 1:
+        assert result["stored"] is None
+        return
+    to_stored = hamming(result["stored"]["pdq"], reference["stored_pdq"])
+    apart = hamming(result["pdq"], result["stored"]["pdq"])
+    print(f"\n{reference['file']}: upright {to_upright}, as stored {to_stored}, apart {apart}")
+    assert to_stored <= MAX_DISTANCE
+    assert abs(result["stored"]["quality"] - reference["stored_quality"]) <= 5
+    assert apart > 3 * MAX_DISTANCE  # two hashes that would not match each other
 
 
 @pytest.mark.parametrize(

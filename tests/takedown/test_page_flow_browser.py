@@ -25,6 +25,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, expect
 
 from haven.db import get_session
+from haven.i18n import ALL
 from takedown import codes, store, vpdq
 from tests.browser import REPO
 from tests.videos import match_percent, parse_signal, reference
@@ -359,6 +360,8 @@ def check_step(page: Page, axe_source: str, lang: str, number: int, step: str) -
         page.evaluate("document.activeElement?.blur()")
         if step == "review":  # the list and the exact request body; the rest is above it
             page.locator("#step-review").screenshot(path=path, animations="disabled")
+        elif step == "help":
+            page.locator("#help").screenshot(path=path, animations="disabled")
         else:
             page.screenshot(path=path, full_page=True, animations="disabled")
 
@@ -381,7 +384,7 @@ def test_the_whole_flow_works_in_english_spanish_and_arabic(
         page.click("details.language-picker summary")
         page.click(f'.language-list a[hreflang="{lang}"]')
     expect(page.locator("html")).to_have_attribute("lang", lang)
-    expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang == "ar" else "ltr")
+    expect(page.locator("html")).to_have_attribute("dir", ALL[lang].direction)
     strings = page_strings(page)
     check_step(page, axe_source, lang, 1, "intro")
 
@@ -439,6 +442,11 @@ def test_the_whole_flow_works_in_english_spanish_and_arabic(
     expect(page.locator("#case-announce")).to_have_text(strings["withdrawn_now"])
     expect(page.locator("#withdraw")).to_be_hidden()
     expect(page.locator("#fact-withdrawn-row")).to_be_visible()
+
+    # Help, one tap from the top of the page, with the bundled country open.
+    page.click("#help > summary")
+    expect(page.locator("#help .help-country[open] a[href^='tel:']").first).to_be_visible()
+    check_step(page, axe_source, lang, 5, "help")
 
     assert session.csp_violations() == []
     cookies = {cookie["name"]: cookie["value"] for cookie in session.context.cookies()}

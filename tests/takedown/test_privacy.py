@@ -138,6 +138,28 @@ def test_a_takedown_path_that_matches_no_route_is_logged_without_address_or_case
     assert response.headers.get("Referrer-Policy") == "no-referrer"
 
 
+@pytest.mark.parametrize(
+    "path", ["/takedown/faq", "/takedown/privacy", "/takedown/platforms", "/takedown/"]
+)
+def test_the_pages_about_the_service_are_anonymous(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = client.get(
+            path,
+            headers={"User-Agent": USER_AGENT, "Cookie": "tracker=abc; lang=es"},
+            environ_base=ENVIRON,
+        )
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers.get("Cache-Control") == "no-store"
+    assert response.headers.get("Referrer-Policy") == "no-referrer"
+    logged = caplog.text
+    assert f"GET {path} 200" in logged  # the access log did run
+    for trace in (ADDRESS, USER_AGENT, "tracker"):
+        assert trace not in logged
+
+
 def test_every_route_of_an_anonymous_blueprint_is_anonymous_by_its_path(app: Flask) -> None:
     checked = 0
     for rule in app.url_map.iter_rules():

@@ -1,8 +1,12 @@
 // The page's entry point for hashing a chosen file on the device.
 //
 // Contract: `hashFile(file, {onProgress, signal})` resolves to
-//   {media: "image", size, md5, pdq, quality, width, height}   (pdq/quality/width/
-//       height are null, with `decodeError`, when the browser cannot decode it)
+//   {media: "image", size, md5, pdq, quality, width, height, orientation, stored}
+//       pdq/quality/width/height describe the picture upright, as it is shown (null, with
+//       `decodeError`, when the browser cannot decode it); orientation is its EXIF
+//       orientation as the browser applies it (1-8, 1 without one); stored is
+//       {pdq, quality} of the pixels as the file stores them when orientation is not 1,
+//       else null (orientation.js says why platforms need that one)
 //   {media: "video", size, md5, vpdq, frames, fps, width, height}   vpdq: [{pdq, quality,
 //       timestamp}] (one frame a second, video.js); vpdq, frames, fps, width and height
 //       are null, with `decodeError`, when the browser cannot read or decode the video

@@ -13,6 +13,7 @@
 
 import { decodeImage, pdqFromBitmap } from "./image.js";
 import { md5OfBlob } from "./md5.js";
+import { orientationOf } from "./orientation.js";
 
 self.onmessage = async ({ data }) => {
   if (data?.type !== "hash") return;
@@ -30,17 +31,32 @@ self.onmessage = async ({ data }) => {
 async function hash(file, media) {
   const progress = (stage) => (done, total) => self.postMessage({ type: "progress", stage, done, total });
   if (media === "video") return hashVideo(file, progress);
-  // Start decoding at once: the browser decodes on its own threads while MD5 runs.
+  // Start decoding at once: the browser decodes on its own threads while MD5 runs. The
+  // orientation tag is read meanwhile too (orientationOf never rejects).
   const decoding = decodeImage(file);
   decoding.catch(() => {}); // handled below, after MD5
+  const orienting = orientationOf(file);
   const md5 = await md5OfBlob(file, { onProgress: progress("md5") });
+  const orientation = await orienting;
   try {
-    return { media, size: file.size, md5, ...pdqFromBitmap(await decoding, { onProgress: progress("pdq") }) };
+    const pdq = pdqFromBitmap(await decoding, { orientation, onProgress: progress("pdq") });
+    return { media, size: file.size, md5, ...pdq };
   } catch (error) {
     // Undecodable (e.g. HEIC in Chromium) or too large for a canvas. The MD5 still
     // identifies the exact file; only the perceptual hash is missing.
     const decodeError = String(error?.message ?? error);
-    return { media, size: file.size, md5, pdq: null, quality: null, width: null, height: null, decodeError };
+    return {
+      media,
+      size: file.size,
+      md5,
+      pdq: null,
+      quality: null,
+      width: null,
+      height: null,
+      orientation,
+      stored: null,
+      decodeError,
+    };
   }
 }
 
