@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import hmac
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -24,19 +25,26 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
+import redis
 from flask import Flask, Response, current_app, request
 from limits import parse_many
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
+from redis.lock import Lock as RedisLock
 from sqlalchemy.orm import Session
 
 from haven.errors import HavenError, Locked, TooManyRequests, json_error
 from haven.health import Readiness, add_readiness_check
 
+log = logging.getLogger(__name__)
+
 RETRY_AFTER_STORE_DOWN = 30  # seconds: long enough for Redis to restart, short for a person
 # A Redis that does not answer must not hold a request (or a readiness probe) for long.
 _REDIS_OPTIONS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+# The longest one guess holds its subjects while it is counted (a few Redis round trips).
+_GUESS_LOCK_SECONDS = 5.0
 
 
 class CounterStoreUnavailable(HavenError):
@@ -145,6 +153,14 @@ class Throttle:
         # The memory store's incr returns the count outside its own lock; this makes the
         # count each attempt sees its own. (Redis INCR is atomic across processes anyway.)
         self._incr_lock = threading.Lock()
+        # Guesses are admitted one at a time per subject (admit_guess): in this process for
+        # the memory store, through Redis locks across processes.
+        self._guess_lock = threading.Lock()
+        self._redis = (
+            None
+            if storage_uri.startswith("memory:")
+            else redis.Redis.from_url(storage_uri, **_REDIS_OPTIONS)
+        )
 
     def pseudonym(self, value: str) -> str:
         """A keyed hash of `value`: stable within this deployment, useless without the key."""
@@ -215,41 +231,58 @@ class Throttle:
         of `subjects` (subject, its backoff, whether a right guess forgets its wrong ones) must
         still wait after earlier wrong guesses.
 
-        The guess is counted as wrong before it is judged, and when that count would make the
-        subject wait, the guess takes the wait at once (an atomic increment that only one
-        concurrent guess sees as the first): so concurrent guesses get no more judged between
-        them than sequential ones would. A refused guess is not counted and extends no wait.
-        Settle the guess with `settle_guess` once it is judged.
+        The guess is counted as wrong before it is judged, and when that count makes the
+        subject wait, the wait starts at once. Guesses at the same subjects are admitted one
+        at a time (`_one_at_a_time`), so concurrent guesses get no more judged between them
+        than sequential ones would, and each wait is the one its count earns. A refused guess
+        is not counted and extends no wait. Settle the guess with `settle_guess` once it is
+        judged.
         """
         guess = Guess(
             keys=[f"{scope}:{self.pseudonym(subject)}" for subject, _, _ in subjects],
             resets=[reset for _, _, reset in subjects],
         )
-        with _counting():
+        with _counting(), self._one_at_a_time(guess.keys):
             wait = max(self._wait_left(key) for key in guess.keys)
             if wait:
                 raise WaitToGuess(wait)
-            counted: list[str] = []
             for key, (_, backoff, _) in zip(guess.keys, subjects, strict=True):
-                with self._incr_lock:
-                    wrong = self.storage.incr(f"guesses:{key}", backoff.window)
-                counted.append(key)
+                wrong = self.storage.incr(f"guesses:{key}", backoff.window)
                 hold = backoff.wait_after(wrong)
-                if not hold:
-                    continue
-                with self._incr_lock:
-                    first = self.storage.incr(f"wait:{key}", hold) == 1
-                if first:
+                if hold:  # no wait is running (checked above), so this one starts afresh
+                    self.storage.incr(f"wait:{key}", hold)
                     guess.waits.append(key)
-                    continue
-                # Another guess took this wait first: this one is refused, and undone.
-                left = max(1, self._wait_left(key))
-                for undo in counted:
-                    self.storage.incr(f"guesses:{undo}", backoff.window, amount=-1)
-                for undo in guess.waits:
-                    self.storage.clear(f"wait:{undo}")
-                raise WaitToGuess(left)
         return guess
+
+    @contextmanager
+    def _one_at_a_time(self, keys: Sequence[str]) -> Iterator[None]:
+        """Hold every guess at `keys` but this one until it is counted: a lock in this process
+        for the memory store, Redis locks (taken in a fixed order) for Redis."""
+        if self._redis is None:
+            with self._guess_lock:
+                yield
+            return
+        held: list[RedisLock] = []
+        try:
+            for key in sorted(set(keys)):
+                lock = self._redis.lock(
+                    f"haven:guess-lock:{key}",
+                    timeout=_GUESS_LOCK_SECONDS,
+                    blocking_timeout=_GUESS_LOCK_SECONDS,
+                    sleep=0.005,
+                )
+                if not lock.acquire():
+                    raise CounterStoreUnavailable()
+                held.append(lock)
+            yield
+        except RedisError as exc:
+            raise CounterStoreUnavailable() from exc
+        finally:
+            for lock in reversed(held):
+                try:
+                    lock.release()
+                except RedisError:  # it expires on its own
+                    log.warning("could not release a guess lock", exc_info=True)
 
     def settle_guess(self, guess: Guess, *, right: bool) -> None:
         """After the guess was judged: a wrong one keeps its count and wait. A right one
