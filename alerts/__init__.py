@@ -12,7 +12,8 @@ def init_app(app: Flask) -> None:
     throttle) are bound.
     """
     # Imported here so that `import alerts.models` (migrations, tests) loads no routes.
-    from alerts import audience
+    from alerts import audience, console
+    from alerts.api import areas_bp
     from alerts.api import bp as api_bp
     from alerts.cap_sign import load_cap_signer
     from alerts.dispatch.webhooks import bp as twilio_status_bp
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.extensions[CAP_SIGNER] = signer
     for bp in (
         api_bp,
+        areas_bp,
         pages_bp,
         twilio_status_bp,
         vonage_status_bp,
@@ -41,3 +43,4 @@ def init_app(app: Flask) -> None:
         subscription_pages_bp,
     ):
         app.register_blueprint(bp)
+    console.init_app(app)

@@ -50,6 +50,44 @@ class Officer(Base):
     is_approver: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    # Console sign-in (docs/console.md): an argon2 password hash, an authenticator app's TOTP
+    # secret (base32) when the officer chose one, and the one-time enrolment link's hash and
+    # end of validity while one is outstanding.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    enrolment_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrolment_expires: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    # Where an approver is told an alert waits for them: an Apprise URL or an E.164 number.
+    notify_to: Mapped[str | None] = mapped_column(String(500))
+
+
+class OfficerCredential(Base):
+    """A WebAuthn credential (security key or passkey) an officer registered."""
+
+    __tablename__ = "officer_credential"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    # The credential id as the authenticator gave it, base64url without padding.
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(default=0)
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+
+
+class OfficerSession(Base):
+    """A console sign-in: the cookie carries a secret whose hash is stored here, so that
+    revoking an officer, or signing out, ends the session at once."""
+
+    __tablename__ = "officer_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Alert(Base):
@@ -69,6 +107,8 @@ class Alert(Base):
     sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
     expires: Mapped[datetime.datetime] = mapped_column(UTCDateTime, index=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(20))
+    # Why an approver returned the alert to draft or rejected it, for the drafter to see.
+    review_note: Mapped[str | None] = mapped_column(String(1000))
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

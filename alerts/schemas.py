@@ -27,7 +27,7 @@ from haven.web import Out, Strict
 # NWS alerts carry hundreds of polygons; a regional AMBER alert, dozens of counties.
 MAX_AREAS = 500
 AlertStatus = Literal["Actual", "Exercise", "Test"]
-AlertState = Literal["draft", "pending", "active", "cancelled", "expired"]
+AlertState = Literal["draft", "pending", "active", "cancelled", "expired", "rejected"]
 CancelReason = Literal["child_found", "other"]
 US_STATES = frozenset(
     (
@@ -170,10 +170,13 @@ class AlertUpdateIn(Strict):
     last_seen: LastSeenIn | None = None
     contact_phone: str | None = Field(default=None, min_length=3, max_length=30)
     texts: dict[str, str | None] | None = None
+    # The revision the change was made on, as GET showed it (optional; If-Match also works):
+    # 409 stale_revision if the alert has changed since. Not a change itself.
+    revision: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _something(self) -> AlertUpdateIn:
-        if not self.model_fields_set:
+        if not self.model_fields_set - {"revision"}:
             raise ValueError("an update changes at least one field")
         required = ("expires", "areas", "children", "contact_phone")
         removed = [k for k in required if k in self.model_fields_set and getattr(self, k) is None]
@@ -193,10 +196,55 @@ class ApproveIn(Strict):
 
 
 class CancelIn(Strict):
-    """Why an alert ends."""
+    """Why an alert ends, and optionally the revision the officer acted on."""
 
     reason: CancelReason
     note: str | None = Field(default=None, max_length=500)
+    revision: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class SubmitIn(Strict):
+    """Optionally, the revision the drafter submits, as GET showed it."""
+
+    revision: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ReviewIn(Strict):
+    """An approver's return to draft or rejection: the revision reviewed, and why (the
+    drafter sees the reason)."""
+
+    revision: StrictInt = Field(ge=1, le=2**31 - 1)
+    reason: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, reason: str) -> str:
+        if not reason.strip():
+            raise ValueError("give the reason the drafter will read")
+        return reason.strip()
+
+
+class AlertListQuery(Strict):
+    """Which of the agency's alerts to list: by state (any of them; all if none), a page at a
+    time, newest first, continuing from `cursor` (the `next` of the page before)."""
+
+    state: list[AlertState] = Field(default_factory=list, max_length=6)
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=40)
+
+
+class AreasAudienceIn(Strict):
+    """Areas not stored anywhere, to count their audience while an alert is drafted; a Test or
+    Exercise alert reaches only testers."""
+
+    areas: list[AreaIn] = Field(min_length=1, max_length=MAX_AREAS)
+    status: AlertStatus = "Actual"
+
+
+class PreviewQuery(Strict):
+    """The stored alert a preview is for, if any: its page link is then the alert's own."""
+
+    alert: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class AreaCountOut(Out):
@@ -289,6 +337,8 @@ class AlertOut(Out):
     sent_at: datetime.datetime | None
     expires: datetime.datetime
     cancel_reason: CancelReason | None
+    # Why an approver returned or rejected it; kept until the next submit.
+    review_note: str | None = None
     audience: AudienceOut | None
     content: AlertContentOut
 
@@ -356,6 +406,9 @@ class VersionDeliveriesOut(Out):
     version: int
     total: int
     by_channel: dict[str, dict[str, int]]
+    remaining: int = 0  # pending or sending
+    rate_per_minute: float | None = None  # deliveries done per minute since its first send
+    eta_seconds: float | None = None  # expected seconds until the rest is sent
 
 
 class DeliveriesOut(Out):
@@ -365,3 +418,81 @@ class DeliveriesOut(Out):
     versions: list[VersionDeliveriesOut]
     first_sent_at: datetime.datetime | None
     last_sent_at: datetime.datetime | None
+    # The newest version still sending (or the newest once all are sent): its pace.
+    remaining: int = 0
+    rate_per_minute: float | None = None
+    eta_seconds: float | None = None
+
+
+class OfficerRefOut(Out):
+    """An officer, by id and name."""
+
+    id: int
+    name: str | None
+
+
+class AlertSummaryOut(Out):
+    """One alert in a list: enough to find it and to know what waits for whom.
+    `can_approve`: the caller may approve it now (an approver, it is pending, and under the
+    two-person rule they wrote none of it)."""
+
+    id: int
+    state: AlertState
+    status: AlertStatus
+    revision: int
+    headline: str
+    created_at: datetime.datetime
+    created_by: OfficerRefOut
+    submitted_at: datetime.datetime | None
+    sent_at: datetime.datetime | None
+    expires: datetime.datetime
+    review_note: str | None
+    can_approve: bool
+
+
+class AlertListOut(Out):
+    """A page of alerts, newest first; `next` continues the list (null on the last page)."""
+
+    alerts: list[AlertSummaryOut]
+    next: str | None
+
+
+class AreaAudienceOut(Out):
+    """How many subscribers one area reaches."""
+
+    subscribers: int
+
+
+class AreasAudienceOut(Out):
+    """How many subscribers the areas reach together (each once), per area, and per language;
+    `outside_jurisdiction` is the details of the 422 creating an alert with these areas would
+    give (with its `message`), or null."""
+
+    subscribers: int
+    areas: list[AreaAudienceOut]
+    languages: dict[str, int]
+    outside_jurisdiction: dict[str, Any] | None
+
+
+class PreviewMessageOut(Out):
+    """The SMS one language's subscribers would receive, exactly as sent, and its cost."""
+
+    language: str
+    subscribers: int
+    sms: str
+    characters: int
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+
+
+class PreviewOut(Out):
+    """The SMS per language the audience speaks (English always), and the audience in all."""
+
+    subscribers: int
+    messages: list[PreviewMessageOut]
+
+
+class CheckOut(Out):
+    """The draft passed every check creating it makes."""
+
+    ok: bool

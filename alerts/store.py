@@ -220,6 +220,88 @@ def fetch_editor_ids(*, session: Session, alert_id: int) -> set[int]:
     return {officer_id for officer_id in ids if officer_id is not None}
 
 
+def fetch_agency_alerts(
+    *,
+    session: Session,
+    agency_id: int,
+    states: Sequence[str],
+    before_id: int | None,
+    limit: int,
+    created_by: int | None = None,
+    oldest_first: bool = False,
+) -> list[Alert]:
+    """An agency's alerts in any of `states` (all if none), created by `created_by` when given,
+    at most `limit`: newest first with ids below `before_id`, or `oldest_first` with ids above
+    it (`before_id` is then the id the page comes after)."""
+    query = select(Alert).where(Alert.agency_id == agency_id)
+    if states:
+        query = query.where(Alert.state.in_(list(states)))
+    if created_by is not None:
+        query = query.where(Alert.created_by == created_by)
+    if oldest_first:
+        if before_id is not None:
+            query = query.where(Alert.id > before_id)
+        return list(session.scalars(query.order_by(Alert.id).limit(limit)))
+    if before_id is not None:
+        query = query.where(Alert.id < before_id)
+    return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
+
+
+def fetch_editors(*, session: Session, alert_ids: Sequence[int]) -> dict[int, set[int]]:
+    """For each of these alerts, every officer who wrote its content (as `fetch_editor_ids`)."""
+    editors: dict[int, set[int]] = {alert_id: set() for alert_id in alert_ids}
+    if not alert_ids:
+        return editors
+    rows = session.execute(
+        select(AuditEntry.alert_id, AuditEntry.officer_id).where(
+            AuditEntry.alert_id.in_(list(alert_ids)),
+            AuditEntry.action.in_(("created", "updated")),
+            AuditEntry.officer_id.is_not(None),
+        )
+    )
+    for alert_id, officer_id in rows:
+        if alert_id is not None and officer_id is not None:
+            editors[alert_id].add(officer_id)
+    return editors
+
+
+def fetch_submitted_at(
+    *, session: Session, alert_ids: Sequence[int]
+) -> dict[int, datetime.datetime]:
+    """When each of these alerts was last submitted for approval (alerts never submitted are
+    left out)."""
+    if not alert_ids:
+        return {}
+    rows = session.execute(
+        select(AuditEntry.alert_id, func.max(AuditEntry.at))
+        .where(AuditEntry.alert_id.in_(list(alert_ids)), AuditEntry.action == "submitted")
+        .group_by(AuditEntry.alert_id)
+    )
+    return {alert_id: at for alert_id, at in rows if alert_id is not None and at is not None}
+
+
+def get_last_alert_id(*, session: Session) -> int:
+    """The highest alert id given so far (0 if none)."""
+    return session.scalar(select(func.max(Alert.id))) or 0
+
+
+def fetch_approvers_to_notify(*, session: Session, agency_id: int, except_id: int) -> list[Officer]:
+    """An agency's unrevoked approvers with a notification address, but for one officer."""
+    return list(
+        session.scalars(
+            select(Officer)
+            .where(
+                Officer.agency_id == agency_id,
+                Officer.is_approver,
+                Officer.revoked_at.is_(None),
+                Officer.notify_to.is_not(None),
+                Officer.id != except_id,
+            )
+            .order_by(Officer.id)
+        )
+    )
+
+
 # Children's photos
 
 
@@ -278,6 +360,25 @@ def fetch_subscribers_by_phone(*, session: Session, phones: Sequence[str]) -> di
         select(Subscriber.phone, Subscriber.id).where(_among(session, Subscriber.phone, phones))
     ).all()
     return {phone: subscriber_id for phone, subscriber_id in rows if phone is not None}
+
+
+def fetch_languages_after(
+    *, session: Session, after_id: int, default: str
+) -> tuple[list[tuple[int, str]], int]:
+    """(id, language) of the subscribers numbered above `after_id` whose language is not
+    `default`, and the highest subscriber id (`after_id` if there is none above it)."""
+    last = session.scalar(select(func.max(Subscriber.id)).where(Subscriber.id > after_id))
+    if last is None:
+        return [], after_id
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.language).where(
+            # Up to `last`: a subscriber added meanwhile is read next time, with its id.
+            Subscriber.id > after_id,
+            Subscriber.id <= last,
+            Subscriber.language != default,
+        )
+    )
+    return [(subscriber_id, language) for subscriber_id, language in rows], last
 
 
 def count_locations(*, session: Session, subscriber_ids: Sequence[int]) -> dict[int, int]:

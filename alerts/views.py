@@ -5,7 +5,7 @@ Stored content is read through `AlertContent.from_stored` and never re-validated
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -15,15 +15,21 @@ from alerts.models import Alert
 from alerts.photos import PhotoOutcome
 from alerts.schemas import (
     AlertContentOut,
+    AlertListOut,
     AlertOut,
+    AlertSummaryOut,
     AudienceOut,
     AuditEntryOut,
     AuditOut,
     LanguageMessageOut,
+    OfficerRefOut,
     PhotoOut,
 )
 from alerts.sms import render_channel, render_sms, segments
 from haven.languages import LANGUAGES
+
+if TYPE_CHECKING:
+    from alerts.service import AlertPage
 
 
 def cap_identifier(alert: Alert, version: int | None = None) -> str:
@@ -54,8 +60,45 @@ def alert_out(*, session: Session, alert: Alert) -> dict[str, Any]:
         sent_at=alert.sent_at,
         expires=alert.expires,
         cancel_reason=alert.cancel_reason,
+        review_note=alert.review_note,
         audience=AudienceOut.model_validate(alert.audience) if alert.audience else None,
         content=AlertContentOut.model_validate(AlertContent.from_stored(alert.content)),
+    ).model_dump(mode="json")
+
+
+def headline(alert: Alert) -> str:
+    """A short title for lists and notices: "AMBER Alert: " and the children's names (the
+    console is in English)."""
+    names = [child.name for child in AlertContent.from_stored(alert.content).children]
+    title = "AMBER Alert: " + (", ".join(names) or f"alert {alert.id}")
+    if alert.status != "Actual":
+        title = f"{alert.status.upper()} - {title}"
+    return title if len(title) <= 120 else title[:119] + "…"
+
+
+def alert_list_out(*, page: AlertPage) -> dict[str, Any]:
+    """A page of alert summaries as JSON."""
+    return AlertListOut(
+        alerts=[
+            AlertSummaryOut(
+                id=alert.id,
+                state=alert.state,
+                status=alert.status,
+                revision=alert.revision,
+                headline=headline(alert),
+                created_at=alert.created_at,
+                created_by=OfficerRefOut(
+                    id=alert.created_by, name=page.names.get(alert.created_by)
+                ),
+                submitted_at=page.submitted_at.get(alert.id),
+                sent_at=alert.sent_at,
+                expires=alert.expires,
+                review_note=alert.review_note,
+                can_approve=alert.id in page.approvable,
+            )
+            for alert in page.alerts
+        ],
+        next=page.next_cursor,
     ).model_dump(mode="json")
 
 

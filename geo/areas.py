@@ -19,6 +19,7 @@ from geo.circles import MAX_CIRCLE_RADIUS_KM, circle_vertex_count, parse_cap_cir
 from geo.coords import check_lat_lon, check_number, format_degrees, parse_decimal
 from geo.errors import AreaError
 from geo.same import same_geometry, same_vertex_count
+from geo.surroundings import states_within
 
 AreaKind = Literal["polygon", "circle", "geojson", "same"]
 AREA_KINDS: tuple[AreaKind, ...] = ("polygon", "circle", "geojson", "same")
@@ -113,13 +114,52 @@ def parse_cap_polygon(text: str) -> Any:
 
 
 def parse_geojson(obj: Mapping[str, Any]) -> Any:
-    """Parse a GeoJSON Polygon or MultiPolygon geometry ([lon, lat] positions), or a Feature."""
+    """Parse a GeoJSON Polygon or MultiPolygon geometry ([lon, lat] positions), or a Feature.
+
+    Positions written [lat, lon] are refused with a hint (`check_not_swapped`).
+    """
+    geometry = _parse_geojson(obj)
+    check_not_swapped(geometry)
+    return geometry
+
+
+SWAPPED_HINT = (
+    "the coordinates look swapped: GeoJSON positions are [longitude, latitude], "
+    "longitude first; swap the two numbers of every position"
+)
+
+
+def check_not_swapped(geometry: Any) -> None:
+    """Raise AreaError with SWAPPED_HINT if an area lies in no US state or territory as given
+    but does when each position's two numbers are swapped back: [lat, lon] written for
+    [lon, lat]. An area in the US as given (the usual case: one bounding-box look-up and an
+    intersection with its state's outline) or nowhere either way is accepted."""
+    if lies_in_us(geometry):
+        return
+    swapped = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+    coords = shapely.get_coordinates(swapped)
+    if (np.abs(coords[:, 1]) > 90.0).any():
+        return
+    if lies_in_us(swapped):
+        raise AreaError(SWAPPED_HINT)
+
+
+def lies_in_us(geometry: Any) -> bool:
+    """Whether an area meets the bundled outline of a US state or territory."""
+    xmin, ymin, xmax, ymax = (float(v) for v in shapely.bounds(geometry))
+    return any(
+        shapely.intersects(geometry, state.geometry)
+        for state in states_within((xmin, ymin, xmax, ymax))
+    )
+
+
+def _parse_geojson(obj: Mapping[str, Any]) -> Any:
     kind = obj.get("type")
     if kind == "Feature":
         geometry = obj.get("geometry")
         if not isinstance(geometry, Mapping) or geometry.get("type") == "Feature":
             raise AreaError("the GeoJSON Feature has no Polygon or MultiPolygon geometry")
-        return parse_geojson(geometry)
+        return _parse_geojson(geometry)
     coordinates = obj.get("coordinates")
     if kind == "Polygon":
         return _checked(_geojson_polygon(coordinates, "the polygon"))
@@ -137,15 +177,39 @@ def parse_geojson(obj: Mapping[str, Any]) -> Any:
 
 
 def to_cap_polygons(geometry: Any) -> list[str]:
-    """Format each polygon of an area as a CAP <polygon> ("lat,lon" pairs, closed).
+    """Format an area as CAP <polygon>s ("lat,lon" pairs, closed), whose union is the area.
 
-    CAP cannot express holes, so an area with holes raises AreaError: the caller must choose
-    another form (for example the SAME code) rather than silently widen the alert.
+    A CAP polygon cannot hold holes, so a polygon with holes is cut into hole-free pieces
+    (`without_holes`) rather than widened to its shell: the alert reaches exactly the area.
     """
-    polygons = shapely.get_parts(geometry)
-    if bool((shapely.get_num_interior_rings(polygons) > 0).any()):
-        raise AreaError("the area has holes, which a CAP polygon cannot express")
-    return [_cap_ring(shapely.get_exterior_ring(polygon)) for polygon in polygons]
+    return [
+        _cap_ring(shapely.get_exterior_ring(piece))
+        for polygon in shapely.get_parts(geometry)
+        for piece in without_holes(polygon)
+    ]
+
+
+def without_holes(polygon: Any) -> list[Any]:
+    """A Polygon as hole-free Polygons that share only edges and whose union is the polygon.
+
+    Each hole is cut by a north-south line through a point inside it, from beyond the
+    polygon's southern edge to beyond its northern one; the lines and the polygon's rings are
+    noded together and the faces inside the polygon kept. Every piece lies between two cuts,
+    and every hole is crossed by one, so no piece can hold a hole whole. The noding adds
+    vertices where a cut meets a ring and moves none of the polygon's own.
+    """
+    holes = [shapely.Polygon(ring) for ring in polygon.interiors]
+    if not holes:
+        return [polygon]
+    cuts = sorted({float(shapely.get_x(shapely.point_on_surface(hole))) for hole in holes})
+    _, ymin, _, ymax = (float(v) for v in shapely.bounds(polygon))
+    lines = shapely.MultiLineString([[(x, ymin - 1.0), (x, ymax + 1.0)] for x in cuts])
+    linework = shapely.union(shapely.boundary(polygon), lines)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(linework)))
+    shapely.prepare(polygon)
+    inside = [face for face in faces if polygon.contains(shapely.point_on_surface(face))]
+    # Cannot happen by the argument above; should GEOS ever leave a hole, cut it again.
+    return [part for face in inside for part in without_holes(face)]
 
 
 def _cap_ring(ring: Any) -> str:
@@ -223,6 +287,8 @@ def _geojson_ring(ring: object, where: str) -> list[tuple[float, float]]:
             raise AreaError(f"{at} has {len(position)} numbers; expected [lon, lat]")
         lon = check_number(position[0], at, AreaError)
         lat = check_number(position[1], at, AreaError)
+        if abs(lat) > 90.0 and abs(lat) <= 180.0 and abs(lon) <= 90.0:
+            raise AreaError(f"{at}: latitude {lat} is outside -90..90; {SWAPPED_HINT}")
         check_lat_lon(lat, lon, at, AreaError)
         points.append((lon, lat))
     _check_ring(points, where)

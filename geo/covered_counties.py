@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,21 @@ def county_codes(area: Any, *, min_km2: float = MIN_COVERED_KM2) -> list[str]:
                 continue  # land that the counted counties' polygons hold already
         counted[k] = True
     return sorted(str(code) for code in counties.codes[found[counted]])
+
+
+def counties_near(area: Any, *, leave_out: Collection[str] = ()) -> list[tuple[str, Any]]:
+    """The land counties whose bounding box meets `area`'s, as (SAME code, lon/lat outline),
+    in code order, without those in `leave_out` (0SSCCC): candidates for an exact overlay.
+
+    The outlines are those `county_codes` uses (independent cities cut out of the counties
+    around them), each a new object the caller owns.
+    """
+    counties = _counties()
+    found = np.sort(counties.tree.query(shapely.envelope(area)))
+    if leave_out:
+        found = found[~np.isin(counties.codes[found], list(leave_out))]
+    geometries = shapely.from_wkb(counties.wkb[found])
+    return list(zip(counties.codes[found].tolist(), geometries, strict=True))
 
 
 def _boxes_meet(

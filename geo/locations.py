@@ -65,3 +65,11 @@ def zip_location(zip_code: str) -> Location:
         raise LocationError(f"ZIP code {five} has no known position") from None
     check_lat_lon(lat, lon, where, LocationError)
     return Location(lat=lat, lon=lon, zip_code=five)
+
+
+def zip_place(zip_code: str) -> tuple[Location, str]:
+    """A ZIP code's centroid and the place it serves ("Chicago, IL"); LocationError as
+    `zip_location` raises it."""
+    location = zip_location(zip_code)
+    record = _zip_table()[str(location.zip_code)]
+    return location, f"{record['city']}, {record['state']}"

@@ -472,25 +472,119 @@ def officer() -> None:
 @click.argument("agency_name", metavar="AGENCY")
 @click.argument("name")
 @click.option("--approver", is_flag=True, help="May approve other officers' alerts.")
+@click.option(
+    "--notify",
+    "notify_to",
+    metavar="TARGET",
+    help="Apprise URL or phone number told of alerts waiting for approval.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_ctx
-def officer_add(ctx: _Context, agency_name: str, name: str, approver: bool, as_json: bool) -> None:
-    """Register an officer and print the API key. It is shown only this once."""
-    from alerts.service import add_officer
+def officer_add(
+    ctx: _Context,
+    agency_name: str,
+    name: str,
+    approver: bool,
+    notify_to: str | None,
+    as_json: bool,
+) -> None:
+    """Register an officer; print the API key and a one-time console enrolment link. Both
+    are shown only this once."""
+    from alerts.service import add_officer, issue_enrolment
+    from haven.settings import get_settings
 
     with ctx.app.app_context():
+        settings = get_settings()
         created, api_key = add_officer(
-            session=get_session(), agency_name=agency_name, name=name, approver=approver
+            session=get_session(),
+            agency_name=agency_name,
+            name=name,
+            approver=approver,
+            notify_to=notify_to,
         )
-    _emit(
-        {
+        token = issue_enrolment(
+            session=get_session(),
+            agency_name=agency_name,
+            name=name,
+            hours=settings.console_enrolment_hours,
+        )
+        data: dict[str, Any] = {
             "id": created.id,
             "agency": agency_name,
             "name": name,
             "approver": approver,
             "api_key": api_key,
-        },
-        as_json,
+            "enrolment_link": _enrolment_link(settings.public_url, token),
+            "enrolment_expires": _iso(created.enrolment_expires),
+        }
+        if created.notify_to:
+            data["notify"] = created.notify_to
+    _emit(data, as_json)
+
+
+def _enrolment_link(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/console/enrol/{token}"
+
+
+@officer.command("reset")
+@click.argument("agency_name", metavar="AGENCY")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_ctx
+def officer_reset(ctx: _Context, agency_name: str, name: str, as_json: bool) -> None:
+    """End an officer's console sessions, remove their password and second factors, and print
+    a new one-time enrolment link. Their API key keeps working."""
+    from alerts.service import issue_enrolment
+    from haven.settings import get_settings
+
+    with ctx.app.app_context():
+        settings = get_settings()
+        token = issue_enrolment(
+            session=get_session(),
+            agency_name=agency_name,
+            name=name,
+            hours=settings.console_enrolment_hours,
+            reset=True,
+        )
+        link = _enrolment_link(settings.public_url, token)
+    _emit({"agency": agency_name, "name": name, "enrolment_link": link}, as_json)
+
+
+@officer.command("revoke")
+@click.argument("agency_name", metavar="AGENCY")
+@click.argument("name")
+@pass_ctx
+def officer_revoke(ctx: _Context, agency_name: str, name: str) -> None:
+    """Revoke an officer at once: the API key, every console session and any enrolment link."""
+    from alerts.service import revoke_officer
+
+    with ctx.app.app_context():
+        ended = revoke_officer(session=get_session(), agency_name=agency_name, name=name)
+    click.echo(f"revoked {name} of {agency_name}; {ended} console sessions ended")
+
+
+@officer.command("notify")
+@click.argument("agency_name", metavar="AGENCY")
+@click.argument("name")
+@click.argument("target", required=False)
+@click.option("--clear", is_flag=True, help="Stop telling this officer of alerts to approve.")
+@pass_ctx
+def officer_notify(
+    ctx: _Context, agency_name: str, name: str, target: str | None, clear: bool
+) -> None:
+    """Set where an officer is told of alerts waiting for approval: an Apprise URL or a phone
+    number (TARGET), or --clear."""
+    from alerts.service import set_officer_notify
+
+    if clear == (target is not None):
+        raise click.UsageError("Give either a TARGET or --clear.")
+    with ctx.app.app_context():
+        changed = set_officer_notify(
+            session=get_session(), agency_name=agency_name, name=name, target=target
+        )
+        notify = changed.notify_to
+    click.echo(
+        f"{name} of {agency_name}: " + (f"notified at {notify}" if notify else "not notified")
     )
 
 

@@ -10,7 +10,7 @@ script, no eval, no other host, no frames. Two responses differ:
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 # The page policy. Translated strings reach scripts in <script type="application/json">
 # blocks, which are data, not script, so they need no exception.
@@ -53,9 +53,13 @@ def init_app(app: Flask, *, https: bool = False) -> None:
         if response.mimetype in JAVASCRIPT_TYPES:
             response.mimetype = "text/javascript"
         headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(
-            request.path, response.mimetype or ""
-        )
+        policy = content_security_policy(request.path, response.mimetype or "")
+        # A console page with a configured base map may show that tile server's images
+        # (alerts/console/drafting.py sets g.csp_img_origins); every other page keeps its policy.
+        img_origins = g.get("csp_img_origins")
+        if img_origins and policy == PAGE_CSP:
+            policy += "; img-src 'self' " + " ".join(img_origins)
+        headers["Content-Security-Policy"] = policy
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Frame-Options"] = "DENY"

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     alert_max_hours: int = 24
     jurisdiction_tolerance_km: float = 2.0
     two_person_rule: bool = True
+    # Officers' console (docs/console.md): a sign-in ends after this many idle minutes; an
+    # enrolment link is valid this many hours. A tile server's URL template
+    # ("https://tiles.example/{z}/{x}/{y}.png") adds a base map under the bundled outlines.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_enrolment_hours: int = Field(default=24, ge=1, le=24 * 14)
+    map_tiles_url: str | None = None
+    map_tiles_attribution: str | None = None
     # How long a cancelled alert stays in the public Atom feed, marked as a Cancel, so that
     # aggregators that showed it withdraw it (Google asks 24 to 48 hours; docs/cap.md).
     feed_keep_hours: float = Field(default=48, ge=0, le=24 * 7)

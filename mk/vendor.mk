@@ -3,7 +3,8 @@
 
 # One grouped target (&:): one `npm ci` builds every vendored file.
 VENDORED := static/vendor/hash-wasm/md5.umd.min.js static/vendor/mediabunny/mediabunny.min.js \
-	static/vendor/exifr/full.esm.js
+	static/vendor/exifr/full.esm.js static/vendor/leaflet/leaflet.js \
+	static/vendor/leaflet-geoman/leaflet-geoman.min.js static/vendor/simplewebauthn/index.umd.min.js
 
 .PHONY: vendor clean-vendor
 

@@ -14,6 +14,34 @@ const vendor = join(root, "static", "vendor");
 
 const libraries = [
   {
+    // The officers' console map. BSD-2-Clause; the UMD build defines the global `L`, which
+    // the drawing plugin below extends. The marker and layer images sit beside leaflet.css.
+    name: "leaflet",
+    files: [
+      "dist/leaflet.js",
+      "dist/leaflet.css",
+      ["dist/images/layers.png", "images/layers.png"],
+      ["dist/images/layers-2x.png", "images/layers-2x.png"],
+      ["dist/images/marker-icon.png", "images/marker-icon.png"],
+      ["dist/images/marker-icon-2x.png", "images/marker-icon-2x.png"],
+      ["dist/images/marker-shadow.png", "images/marker-shadow.png"],
+      "LICENSE",
+    ],
+  },
+  {
+    // Drawing and editing polygons and circles on the console map (Leaflet-Geoman, MIT).
+    name: "@geoman-io/leaflet-geoman-free",
+    dir: "leaflet-geoman",
+    files: ["dist/leaflet-geoman.min.js", "dist/leaflet-geoman.css", "LICENSE"],
+  },
+  {
+    // The browser half of WebAuthn for console sign-in (SimpleWebAuthn, MIT): the UMD build
+    // defines the global `SimpleWebAuthnBrowser`.
+    name: "@simplewebauthn/browser",
+    dir: "simplewebauthn",
+    files: ["dist/bundle/index.umd.min.js", "LICENSE.md"],
+  },
+  {
     // Reads a photo's EXIF orientation (JPEG, PNG eXIf, TIFF, HEIC) so that the hashing
     // worker can also fingerprint the pixels as stored. MIT, no dependencies; the ESM build
     // of the full bundle (the smaller ones read JPEG only, not PNG's eXIf chunk).
@@ -34,14 +62,15 @@ const libraries = [
   },
 ];
 
-for (const { name, files } of libraries) {
+for (const { name, dir, files } of libraries) {
   const source = join(root, "node_modules", name);
-  const target = join(vendor, name);
+  const target = join(vendor, dir ?? name);
   const { version, license } = JSON.parse(readFileSync(join(source, "package.json"), "utf8"));
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   for (const file of files) {
     const [from, to] = Array.isArray(file) ? file : [file, file.split("/").pop()];
+    mkdirSync(dirname(join(target, to)), { recursive: true });
     copyFileSync(join(source, from), join(target, to));
   }
   writeFileSync(join(target, "VERSION"), `${name} ${version} (${license}), copied by static/build-vendor.mjs\n`);

@@ -770,22 +770,76 @@ def apply_status_callback(
     return subscriber_id
 
 
-def progress(*, session: Session, alert_id: int) -> dict[str, Any]:
-    """Delivery counts by version, channel and status, with the first and last send times."""
+# Deliveries in these states still wait to be sent (or to be sent again).
+_WAITING = frozenset({"pending", "sending"})
+
+
+def progress(
+    *, session: Session, alert_id: int, now: datetime.datetime | None = None
+) -> dict[str, Any]:
+    """Delivery counts by version, channel and status, with the first and last send times,
+    and how sending goes: per version the deliveries still to send (`remaining`), the send
+    rate (`rate_per_minute`) and the expected seconds to finish (`eta_seconds`); at the top,
+    the same for the newest version still sending (or the newest version once all are done).
+
+    The rate is the version's deliveries done over the time since its first send: a stalled
+    provider makes it fall, and the expected time grow, tick by tick. Both are None until a
+    first delivery has been sent.
+    """
+    now = now or utcnow()
     versions: dict[int, dict[str, Any]] = {}
+    spans: dict[int, tuple[datetime.datetime | None, datetime.datetime | None]] = {}
     first: datetime.datetime | None = None
     last: datetime.datetime | None = None
     for version, kind, status, count, started, ended in store.delivery_counts(
         session=session, alert_id=alert_id
     ):
-        entry = versions.setdefault(version, {"version": version, "total": 0, "by_channel": {}})
+        entry = versions.setdefault(
+            version, {"version": version, "total": 0, "remaining": 0, "by_channel": {}}
+        )
         entry["total"] += count
         entry["by_channel"].setdefault(kind, {})[status] = count
+        if status in _WAITING:
+            entry["remaining"] += count
+        began, ended_at = spans.get(version, (None, None))
+        spans[version] = (
+            min(filter(None, (began, started)), default=None),
+            max(filter(None, (ended_at, ended)), default=None),
+        )
         first = min(filter(None, (first, started)), default=None)
         last = max(filter(None, (last, ended)), default=None)
+    for version, entry in versions.items():
+        entry.update(_pace(entry["total"], entry["remaining"], *spans[version], now=now))
+    sending = [v for v in versions.values() if v["remaining"]] or list(versions.values())[-1:]
+    current = sending[-1] if sending else None
     return {
         "alert_id": alert_id,
         "versions": list(versions.values()),
         "first_sent_at": first.isoformat() if first else None,
         "last_sent_at": last.isoformat() if last else None,
+        "remaining": sum(v["remaining"] for v in versions.values()),
+        "rate_per_minute": current["rate_per_minute"] if current else None,
+        "eta_seconds": current["eta_seconds"] if current else None,
+    }
+
+
+def _pace(
+    total: int,
+    remaining: int,
+    began: datetime.datetime | None,
+    ended: datetime.datetime | None,
+    *,
+    now: datetime.datetime,
+) -> dict[str, float | None]:
+    """A version's send rate per minute and expected seconds to finish (None: no send yet)."""
+    done = total - remaining
+    if began is None or not done:
+        return {"rate_per_minute": None, "eta_seconds": None}
+    # While deliveries wait, the clock runs to now; once done, to the last send.
+    until = now if remaining or ended is None else ended
+    seconds = max((until - began).total_seconds(), 1.0)
+    rate = done / seconds
+    return {
+        "rate_per_minute": round(rate * 60, 1),
+        "eta_seconds": round(remaining / rate, 1) if remaining else 0.0,
     }

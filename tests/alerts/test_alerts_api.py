@@ -259,14 +259,20 @@ def test_another_agency_cannot_see_or_act_on_an_alert(
 ) -> None:
     alert = draft(client, officers["drafter"])
     stranger = officers["stranger"]
-    assert client.get(f"{ALERTS}/{alert['id']}", headers=bearer(stranger)).status_code == 403
+    # The same 404 as for an alert that does not exist: the stranger learns nothing.
+    missing = client.get(f"{ALERTS}/999999", headers=bearer(stranger))
+    seen = client.get(f"{ALERTS}/{alert['id']}", headers=bearer(stranger))
+    assert seen.status_code == missing.status_code == 404
+    assert seen.json["error"]["code"] == missing.json["error"]["code"] == "not_found"
     for action, body in (
         ("submit", None),
         ("approve", {"revision": 1}),
         ("audience", None),
         ("cancel", {"reason": "other"}),
+        ("return", {"revision": 1, "reason": "x"}),
+        ("reject", {"revision": 1, "reason": "x"}),
     ):
-        assert act(client, stranger, alert["id"], action, body).status_code == 403
+        assert act(client, stranger, alert["id"], action, body).status_code == 404, action
 
 
 def test_an_update_makes_a_new_version_and_a_cancel_ends_it(
@@ -464,7 +470,7 @@ def test_approving_a_revision_that_is_no_longer_current_is_refused_naming_the_cu
     act(client, officers["drafter"], alert["id"], "submit")
     stale = act(client, officers["approver"], alert["id"], "approve", {"revision": reviewed})
     assert stale.status_code == 409
-    assert stale.json["error"]["code"] == "revision_changed"
+    assert stale.json["error"]["code"] == "stale_revision"
     assert "revision 2" in stale.json["error"]["message"]
     assert stale.json["error"]["details"] == {"revision": 2}
     assert read(client, officers["drafter"], alert["id"]).json["state"] == "pending"
