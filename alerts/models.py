@@ -237,7 +237,8 @@ class Delivery(Base):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("alert_id", "version", "subscriber_id", "channel_id"),
-        Index("ix_delivery_claim", "status", "next_attempt_at"),
+        # Claims read deliveries by status and kind (SMS: channel 0), longest waiting first.
+        Index("ix_delivery_due", "status", "channel_id", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -188,7 +188,33 @@ def record_deliveries(
 
 
 def _of_kind(kind: DeliveryKind) -> Any:
-    return Delivery.channel_id == SMS if kind == "sms" else Delivery.channel_id != SMS
+    # Channel ids are positive: "> SMS", not "!= SMS", lets ix_delivery_due serve the range.
+    return Delivery.channel_id == SMS if kind == "sms" else Delivery.channel_id > SMS
+
+
+def due_query(*, kind: DeliveryKind, now: datetime.datetime, limit: int) -> Any:
+    """Deliveries of one kind waiting to be sent (new, or to retry), longest waiting first.
+
+    For SMS, ix_delivery_due (status, channel_id, next_attempt_at, id) serves it in order, so
+    a claim reads `limit` index entries however many wait (a sort of every waiting row, a
+    million for a big alert, is what it replaced). Channel ids are a range (> 0), so channel
+    messages are found through the index but sorted: only the waiting channel messages."""
+    return (
+        select(Delivery.id)
+        .where(Delivery.status == "pending", _of_kind(kind), Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+
+
+def abandoned_query(*, kind: DeliveryKind, now: datetime.datetime, limit: int) -> Any:
+    """Deliveries of one kind whose sender's lease ran out (a worker died with them)."""
+    return (
+        select(Delivery.id)
+        .where(Delivery.status == "sending", _of_kind(kind), Delivery.lease_until < now)
+        .order_by(Delivery.lease_until, Delivery.id)
+        .limit(limit)
+    )
 
 
 def claim_deliveries(
@@ -204,20 +230,14 @@ def claim_deliveries(
     Each claim counts as an attempt, so one whose worker died before recording its outcome
     is counted too.
     """
-    due = _skip_locked(
-        session,
-        select(Delivery.id)
-        .where(
-            _of_kind(kind),
-            or_(
-                (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
-                (Delivery.status == "sending") & (Delivery.lease_until < now),
-            ),
-        )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit),
+    # Abandoned ones first: they have waited longest. Two queries, not one with an OR, so
+    # that each is an ordered index range (see due_query).
+    ids = list(
+        session.scalars(_skip_locked(session, abandoned_query(kind=kind, now=now, limit=limit)))
     )
-    ids = list(session.scalars(due))
+    if len(ids) < limit:
+        due = due_query(kind=kind, now=now, limit=limit - len(ids))
+        ids += session.scalars(_skip_locked(session, due))
     if not ids:
         return []
     session.execute(
@@ -425,19 +445,9 @@ def has_pending_jobs(*, session: Session, now: datetime.datetime) -> bool:
 
 def has_due_deliveries(*, session: Session, now: datetime.datetime, kind: DeliveryKind) -> bool:
     """Whether a delivery of this kind is due (new, to retry, or abandoned by a dead worker)."""
-    return (
-        session.scalar(
-            select(Delivery.id)
-            .where(
-                _of_kind(kind),
-                or_(
-                    (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
-                    (Delivery.status == "sending") & (Delivery.lease_until < now),
-                ),
-            )
-            .limit(1)
-        )
-        is not None
+    return any(
+        session.scalar(query(kind=kind, now=now, limit=1)) is not None
+        for query in (due_query, abandoned_query)
     )
 
 
@@ -459,11 +469,16 @@ def count_pending_jobs(*, session: Session) -> int:
 
 def get_oldest_due_at(*, session: Session, now: datetime.datetime) -> datetime.datetime | None:
     """When the longest-waiting delivery due now became due (None when nothing is due)."""
-    pending = select(func.min(Delivery.next_attempt_at)).where(
-        Delivery.status == "pending", Delivery.next_attempt_at <= now
-    )
+    # Per kind: each minimum is then the first entry of an index range (ix_delivery_due).
+    kinds: tuple[DeliveryKind, ...] = ("sms", "channel")
+    pending = [
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.status == "pending", _of_kind(kind), Delivery.next_attempt_at <= now
+        )
+        for kind in kinds
+    ]
     abandoned = select(func.min(Delivery.lease_until)).where(
         Delivery.status == "sending", Delivery.lease_until < now
     )
-    found = [t for t in (session.scalar(pending), session.scalar(abandoned)) if t is not None]
-    return min(found, default=None)
+    found = [session.scalar(query) for query in (*pending, abandoned)]
+    return min((t for t in found if t is not None), default=None)
