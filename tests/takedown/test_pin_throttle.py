@@ -166,6 +166,12 @@ def test_a_mistyped_case_number_gets_its_own_answer_before_any_lookup_and_costs_
     assert status_of(client, created["case_number"], WRONG).status_code == 429
 
 
+def first_wait(seconds: int) -> bool:
+    """Whether the wait left is the one the fifth wrong guess earned (60 s, less the seconds
+    already gone by), not the doubled one a later count would earn (120 s)."""
+    return 30 < seconds <= 60
+
+
 def guess_concurrently(app: Flask, number: str, guesses: int) -> Counter[int]:
     """`guesses` wrong PINs for `number`, all released at once; their status codes."""
     start = threading.Barrier(guesses)
@@ -189,7 +195,7 @@ def test_concurrent_wrong_pins_get_no_more_judged_than_the_free_tries(
     created = submit_case(client, [video_hash()])
     statuses = guess_concurrently(app, created["case_number"], 40)
     assert statuses == Counter({404: 5, 429: 35}), statuses
-    assert waits(status_of(client, created["case_number"], created["pin"])) == 60
+    assert first_wait(waits(status_of(client, created["case_number"], created["pin"])))
 
 
 @pytest.mark.redis
@@ -212,8 +218,7 @@ def test_concurrent_wrong_pins_counted_in_redis_get_no_more_judged_than_the_free
     created = submit_case(client, [video_hash()])
     statuses = guess_concurrently(app, created["case_number"], 40)
     assert statuses == Counter({404: 5, 429: 35}), statuses
-    # The one wait the fifth wrong guess earned, not a longer one a later count would earn.
-    assert waits(status_of(client, created["case_number"], created["pin"])) == 60
+    assert first_wait(waits(status_of(client, created["case_number"], created["pin"])))
     app.extensions["haven.db"].dispose()
 
 
