@@ -163,6 +163,8 @@ def cook_county_points(rng: np.random.Generator, count: int) -> tuple[Any, Any]:
         x = centres_lon[centre] + rng.normal(0.0, 1.0, want) * spread_km[centre] / (
             111.0 * np.cos(np.radians(y))
         )
+        # Stored with 6 decimals (about 0.1 m): keep the points inside as they are stored.
+        x, y = np.round(x, 6), np.round(y, 6)
         keep = shapely.contains_xy(county, x, y)
         lon, lat = np.concatenate([lon, x[keep]]), np.concatenate([lat, y[keep]])
     return lon[:count], lat[:count]

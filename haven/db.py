@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     DateTime,
     Integer,
     MetaData,
     String,
+    any_,
+    bindparam,
     create_engine,
     event,
+    func,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -217,3 +223,19 @@ def get_database_identity(session: Session) -> str:
     """This database's random id, or "" when it has none (not migrated to 0004): a cache
     must then trust nothing it did not build from this database itself."""
     return session.scalar(select(Instance.id).order_by(Instance.id).limit(1)) or ""
+
+
+def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN values` as one parameter, for thousands of values (an import, a chunk of an
+    alert's audience): an array on PostgreSQL, a JSON list read by json_each on SQLite. An
+    expanding IN would compile and bind one parameter per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """An INSERT of the session's dialect, for its ON CONFLICT clauses."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, delete, func, insert, or_, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from haven.db import insert_for
 from takedown.models import (
     ACTIVE,
     STOPNCII_SIGNALS,
@@ -35,11 +35,6 @@ PENDING = "pending"  # a hash row inserted in this transaction, before its first
 
 # Any constant works; it only has to be the same for every writer of the feed.
 _FEED_LOCK = 0x48415645
-
-
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def lock_feed(*, session: Session) -> None:
@@ -181,7 +176,7 @@ def ensure_hashes(
         for m, a, v in keys
     ]
     session.execute(
-        _insert(session, Hash.__table__).on_conflict_do_nothing(
+        insert_for(session, Hash.__table__).on_conflict_do_nothing(
             index_elements=["sandbox", "media", "algorithm", "value"]
         ),
         rows_in,
@@ -291,7 +286,7 @@ def _save_features(session: Session, features: dict[int, str]) -> None:
     if missing:
         # A concurrent case with the same hash may have stored them since: nothing to do then.
         session.execute(
-            _insert(session, HashFeatures.__table__).on_conflict_do_nothing(
+            insert_for(session, HashFeatures.__table__).on_conflict_do_nothing(
                 index_elements=["hash_id"]
             ),
             missing,
@@ -311,7 +306,7 @@ def fetch_hash_features(*, session: Session, hash_ids: Iterable[int]) -> dict[in
 def link_case_hashes(*, session: Session, case_id: int, hash_ids: Iterable[int]) -> None:
     """Record that a case holds these hashes."""
     session.execute(
-        _insert(session, CaseHash.__table__).on_conflict_do_nothing(),
+        insert_for(session, CaseHash.__table__).on_conflict_do_nothing(),
         [{"case_id": case_id, "hash_id": hash_id} for hash_id in hash_ids],
     )
 
@@ -337,7 +332,7 @@ def append_changes(
     if not hashes:
         return
     rows = session.execute(
-        _insert(session, FeedChange).returning(FeedChange.hash_id, FeedChange.cursor),
+        insert_for(session, FeedChange).returning(FeedChange.hash_id, FeedChange.cursor),
         [
             {
                 "hash_id": h.id,
@@ -616,7 +611,7 @@ def save_feedback(
 ) -> None:
     """Set a platform's report on a hash: the latest outcome (and its count) replaces any
     earlier one, whichever API carried either."""
-    statement = _insert(session, Feedback).values(
+    statement = insert_for(session, Feedback).values(
         platform_id=platform_id, hash_id=hash_id, outcome=outcome, count=count, updated_at=at
     )
     session.execute(

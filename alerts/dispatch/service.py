@@ -178,26 +178,27 @@ def record_next_job(
     if job is None:
         return None
     recipients = _recipients(session, job, audience)
-    recorded = 0
+    # A job taken over after a crash goes through every chunk again: rows recorded before
+    # are left alone and were counted then, so the job's count stays its count of rows.
     kicked_at: float | None = None
     for start, end in chunks(len(recipients)):
         with write(session):
             job = store.get_job(session=session, job_id=job.id)
-            targets = store.fetch_channel_targets(
+            added = store.record_deliveries(
                 session=session,
+                job=job,
                 subscriber_ids=recipients[start:end].tolist(),  # ids leave numpy at the I/O edge
+                at=utcnow(),
             )
-            store.record_deliveries(session=session, job=job, targets=targets, at=utcnow())
-            recorded += len(targets)
-            store.save_job_progress(session=session, job=job, recorded=recorded)
+            store.add_job_progress(session=session, job=job, added=added)
         due = kicked_at is None or time.monotonic() - kicked_at >= KICK_SECONDS
-        if on_recorded is not None and targets and due:
+        if on_recorded is not None and added and due:
             kicked_at = time.monotonic()
             on_recorded()
     with write(session):
         job = store.get_job(session=session, job_id=job.id)
         store.finish_job(session=session, job=job, at=utcnow())
-    log.info("alert %s v%s: %d deliveries recorded", job.alert_id, job.version, recorded)
+    log.info("alert %s v%s: %d deliveries recorded", job.alert_id, job.version, job.recorded)
     return job
 
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from alerts.models import Distributor, DistributorDelivery
+from haven.db import insert_for
 
 # A push still to make: due, being made, or waiting out its backoff.
 UNFINISHED = ("pending", "sending")
@@ -33,11 +33,6 @@ class PushClaim:
     msg_type: str
     attempts: int  # this claim included
     last_error: str | None  # of the attempt before, if any
-
-
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 # Distributors
@@ -120,7 +115,7 @@ def save_pushes(
     if not distributor_ids:
         return
     session.execute(
-        _insert(session, DistributorDelivery).on_conflict_do_nothing(
+        insert_for(session, DistributorDelivery).on_conflict_do_nothing(
             index_elements=["distributor_id", "alert_id", "alert_version"]
         ),
         [
