@@ -6,13 +6,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Wire AMBER alerts into `app`: the audience index and every alerts blueprint.
+    """Wire AMBER alerts into `app`: the audience index, the subscribers' languages and every
+    alerts blueprint.
 
     Called by `haven.app.create_app` after the shell's extensions (settings, database,
     throttle) are bound.
     """
     # Imported here so that `import alerts.models` (migrations, tests) loads no routes.
-    from alerts import audience, console
+    from alerts import audience, console, previews
     from alerts.api import areas_bp
     from alerts.api import bp as api_bp
     from alerts.cap_sign import load_cap_signer
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
     from alerts.subscriptions.webhooks import vonage_bp as subscription_vonage_bp
 
     audience.init_app(app)
+    previews.init_app(app)
     settings = app.extensions["haven.settings"]
     key, cert = settings.cap_signing_key, settings.cap_signing_cert
     # Settings checked both files at start-up; every CAP document is signed with them.

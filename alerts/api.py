@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from alerts import previews, service
-from alerts.approvals import get_notices
+from alerts.approvals.service import notify_approvers
 from alerts.audience import get_audience
 from alerts.cap import CapError
 from alerts.cap_read import draft_from_cap, parse_cap
@@ -330,9 +330,10 @@ def submit(alert_id: int) -> tuple[Response, int]:
         session=get_session(),
         officer=officer,
         alert_id=alert_id,
+        rules=_rules(),
         revision=_optional_revision(given),
     )
-    get_notices(_app()).submitted(alert_id=alert.id, submitted_by=officer.id)
+    notify_approvers(_app())  # their notices are committed with the submit
     return _answer(alert)
 
 

@@ -145,13 +145,19 @@ class AuditEntry(Base):
 
 
 class Subscriber(Base):
-    """A member of the public who receives alerts."""
+    """A member of the public who receives alerts.
+
+    `language_seq` is taken from the `subscriber_languages` counter on insert and on every
+    change of `language`, so per-language audience counts catch up by reading the rows with a
+    higher `language_seq` than they have seen.
+    """
 
     __tablename__ = "subscriber"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     language: Mapped[str] = mapped_column(String(5), default="en")
+    language_seq: Mapped[int] = mapped_column(BigId, index=True)
     # active, pending, opted_out, unreachable (Twilio: no such mobile number)
     status: Mapped[str] = mapped_column(String(12), default="active")
     is_tester: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -327,5 +333,26 @@ class DistributorDelivery(Base):
     lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
     last_status_code: Mapped[int | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApproverNotice(Base):
+    """One approver to tell that an alert waits for their approval: stored with the submit,
+    sent by the worker (alerts/approvals/). The address is read from the officer when the
+    notice is sent, never copied here (an Apprise URL may hold a password)."""
+
+    __tablename__ = "approver_notice"
+    __table_args__ = (Index("ix_approver_notice_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))  # the approver
+    status: Mapped[str] = mapped_column(String(10))  # pending, sending, sent, failed, skipped
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    # While `sending`: the claim's end; a notice whose worker died is taken over after it.
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed, was retried or skipped
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)

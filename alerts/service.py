@@ -18,6 +18,7 @@ from shapely.geometry import mapping, shape
 from sqlalchemy.orm import Session
 
 from alerts import store
+from alerts.approvals.store import save_notices
 from alerts.audience import LiveAudience
 from alerts.content import AlertContent, StoredArea
 from alerts.dispatch.service import queue_version
@@ -178,8 +179,7 @@ def issue_enrolment(
     """A new one-time console enrolment token for an officer, valid `hours` (only its hash is
     kept; an earlier link stops working). With `reset`, the officer's sessions end and their
     password and second factors are removed first, so they must enrol again."""
-    from alerts.console.factors import delete_credentials
-    from alerts.console.sessions import end_sessions
+    from alerts.console.store import delete_credentials, end_sessions
 
     token = auth.new_secret("hve")
     now = utcnow()
@@ -201,7 +201,7 @@ def issue_enrolment(
 def revoke_officer(*, session: Session, agency_name: str, name: str) -> int:
     """Revoke an officer at once: their API key stops working, every console session ends
     and any enrolment link dies. Returns the number of sessions ended."""
-    from alerts.console.sessions import end_sessions
+    from alerts.console.store import end_sessions
 
     now = utcnow()
     with write(session):
@@ -524,14 +524,26 @@ def check_revision(alert: Alert, revision: int) -> None:
 
 
 def submit_alert(
-    *, session: Session, officer: Officer, alert_id: int, revision: int | None = None
+    *, session: Session, officer: Officer, alert_id: int, rules: Rules, revision: int | None = None
 ) -> Alert:
     """Send a draft for approval (at `revision`, when given). An approver's note from an
-    earlier return is cleared: it was about the version before."""
+    earlier return is cleared: it was about the version before. The notices to the approvers
+    who may approve it commit with the submit (alerts/approvals/): the caller then tells the
+    workers (`approvals.service.notify_approvers`)."""
     with write(session):
         alert = _locked(session, officer, alert_id, "draft", revision=revision)
         alert.state, alert.review_note = "pending", None
         _audit(session, alert, officer, "submitted", revision=alert.revision)
+        approvers = store.fetch_approvers_to_notify(
+            session=session, agency_id=alert.agency_id, except_id=officer.id
+        )
+        editors = store.fetch_editor_ids(session=session, alert_id=alert.id)
+        save_notices(
+            session=session,
+            alert_id=alert.id,
+            officer_ids=[a.id for a in approvers if may_review(a, alert, editors, rules)],
+            at=utcnow(),
+        )
     return alert
 
 

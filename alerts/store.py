@@ -8,7 +8,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Row, and_, any_, bindparam, func, or_, select, update
+import numpy as np
+from sqlalchemy import Row, String, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from alerts.models import (
@@ -21,10 +22,13 @@ from alerts.models import (
     Subscriber,
     SubscriberLocation,
 )
-from haven.db import UTCDateTime, take_numbers
+from haven.db import UTCDateTime, among, take_numbers
 
 RowT = TypeVar("RowT")
 LOCATIONS = "locations"  # the counter that orders subscriber-location changes
+# The counter that orders subscribers' languages: taken by every new subscriber and every
+# change of a language (`Subscriber.language_seq`).
+LANGUAGE_CHANGES = "subscriber_languages"
 
 # (location id, subscriber id, lon, lat, active, seq)
 LocationRow = Row[int, int, float, float, bool, int]
@@ -343,42 +347,50 @@ def get_subscriber_by_phone(*, session: Session, phone: str) -> Subscriber | Non
     return session.scalar(select(Subscriber).where(Subscriber.phone == phone))
 
 
-def _among(session: Session, column: Any, values: Sequence[Any]) -> Any:
-    """`column IN values` as one parameter (an import asks about tens of thousands): an array
-    on PostgreSQL, a JSON list read by json_each on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    listed = func.json_each(json.dumps(list(values))).table_valued("value")
-    return column.in_(select(listed.c.value))
-
-
 def fetch_subscribers_by_phone(*, session: Session, phones: Sequence[str]) -> dict[str, int]:
     """Ids of the subscribers among these phone numbers."""
     if not phones:
         return {}
     rows = session.execute(
-        select(Subscriber.phone, Subscriber.id).where(_among(session, Subscriber.phone, phones))
+        select(Subscriber.phone, Subscriber.id).where(among(session, Subscriber.phone, phones))
     ).all()
     return {phone: subscriber_id for phone, subscriber_id in rows if phone is not None}
 
 
-def fetch_languages_after(
-    *, session: Session, after_id: int, default: str
-) -> tuple[list[tuple[int, str]], int]:
-    """(id, language) of the subscribers numbered above `after_id` whose language is not
-    `default`, and the highest subscriber id (`after_id` if there is none above it)."""
-    last = session.scalar(select(func.max(Subscriber.id)).where(Subscriber.id > after_id))
-    if last is None:
-        return [], after_id
+def get_last_language_seq(*, session: Session) -> int:
+    """The highest subscriber-language number committed so far."""
+    return session.scalar(select(func.max(Subscriber.language_seq))) or 0
+
+
+def fetch_language_ids(
+    *, session: Session, up_to_seq: int, default: str
+) -> dict[str, np.ndarray[Any, np.dtype[np.int64]]]:
+    """The ids of the subscribers of each language but `default`, among those whose language
+    is numbered up to `up_to_seq`. One scan: each language's ids come as one text, parsed by
+    numpy (a row per subscriber would cost seconds at millions)."""
+    rows = session.execute(
+        select(Subscriber.language, func.aggregate_strings(cast(Subscriber.id, String), ","))
+        .where(Subscriber.language != default, Subscriber.language_seq <= up_to_seq)
+        .group_by(Subscriber.language)
+    )
+    return {language: np.fromstring(ids, dtype=np.int64, sep=",") for language, ids in rows}
+
+
+def fetch_language_changes(
+    *, session: Session, after_seq: int, up_to_seq: int, default: str, below_id: int
+) -> list[tuple[int, str]]:
+    """(id, language) of the subscribers whose language is numbered above `after_seq` and up
+    to `up_to_seq` (an index range): those of another language than `default`, and those of
+    `default` with an id below `below_id` (the others need no change where defaults are
+    implied)."""
     rows = session.execute(
         select(Subscriber.id, Subscriber.language).where(
-            # Up to `last`: a subscriber added meanwhile is read next time, with its id.
-            Subscriber.id > after_id,
-            Subscriber.id <= last,
-            Subscriber.language != default,
+            Subscriber.language_seq > after_seq,
+            Subscriber.language_seq <= up_to_seq,
+            or_(Subscriber.language != default, Subscriber.id < below_id),
         )
     )
-    return [(subscriber_id, language) for subscriber_id, language in rows], last
+    return [(subscriber_id, language) for subscriber_id, language in rows]
 
 
 def count_locations(*, session: Session, subscriber_ids: Sequence[int]) -> dict[int, int]:
@@ -388,7 +400,7 @@ def count_locations(*, session: Session, subscriber_ids: Sequence[int]) -> dict[
     rows = session.execute(
         select(SubscriberLocation.subscriber_id, func.count())
         .where(
-            _among(session, SubscriberLocation.subscriber_id, subscriber_ids),
+            among(session, SubscriberLocation.subscriber_id, subscriber_ids),
             SubscriberLocation.active,
         )
         .group_by(SubscriberLocation.subscriber_id)
@@ -399,17 +411,20 @@ def count_locations(*, session: Session, subscriber_ids: Sequence[int]) -> dict[
 # New subscribers in bulk: one INSERT ... SELECT from a JSON parameter (SQLite) or from a
 # staging table filled by COPY (PostgreSQL), skipping any number already taken (a sign-up
 # that committed meanwhile), returning the ids it gave. Measured on PostgreSQL for 1M
-# numbers: the client spent 1.4 s with COPY and 2.8 s passing arrays to unnest().
+# numbers: the client spent 1.4 s with COPY and 2.8 s passing arrays to unnest(). Each row
+# gets its language number from a range taken for all the rows, the first plus its position
+# (a row skipped leaves its number unused).
 _INSERT_NEW_SUBSCRIBERS = {
     "postgresql": """
-        INSERT INTO subscriber (phone, language, status, is_tester, created_at)
-        SELECT phone, language, 'active', false, %s FROM haven_import_subscriber
+        INSERT INTO subscriber (phone, language, status, is_tester, created_at, language_seq)
+        SELECT phone, language, 'active', false, %s, %s + row_number() OVER () - 1
+        FROM haven_import_subscriber
         ON CONFLICT (phone) DO NOTHING
         RETURNING phone, id""",
     # WHERE true: SQLite's upsert after INSERT ... SELECT needs it to parse.
     "sqlite": """
-        INSERT INTO subscriber (phone, language, status, is_tester, created_at)
-        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'active', 0, ?
+        INSERT INTO subscriber (phone, language, status, is_tester, created_at, language_seq)
+        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'active', 0, ?, ? + key
         FROM json_each(?) WHERE true
         ON CONFLICT (phone) DO NOTHING
         RETURNING phone, id""",
@@ -419,10 +434,12 @@ _INSERT_NEW_SUBSCRIBERS = {
 def add_new_subscribers(
     *, session: Session, rows: Sequence[tuple[str, str]], created_at: datetime.datetime
 ) -> dict[str, int]:
-    """Insert active subscribers from (phone, language) pairs in one statement. A phone that
-    is already a subscriber's is left as it is; returns the ids of those inserted by phone."""
+    """Insert active subscribers from (phone, language) pairs in one statement, numbered for
+    the language counts. A phone that is already a subscriber's is left as it is; returns the
+    ids of those inserted by phone."""
     if not rows:
         return {}
+    first = take_numbers(session, LANGUAGE_CHANGES, len(rows)).start
     connection = session.connection()
     dialect = connection.dialect
     # The driver's own cursor: SQLAlchemy's rows cost more than the insert (1.3 µs a row).
@@ -431,7 +448,7 @@ def add_new_subscribers(
     created = stamp(created_at) if stamp else created_at
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     if dialect.name != "postgresql":
-        cursor.execute(_INSERT_NEW_SUBSCRIBERS["sqlite"], (created, json.dumps(rows)))
+        cursor.execute(_INSERT_NEW_SUBSCRIBERS["sqlite"], (created, first, json.dumps(rows)))
         return dict(cursor.fetchall())
     # Created and dropped inside this transaction (a rollback drops it too).
     cursor.execute(
@@ -440,7 +457,7 @@ def add_new_subscribers(
     with cursor.copy("COPY haven_import_subscriber (phone, language) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    cursor.execute(_INSERT_NEW_SUBSCRIBERS["postgresql"], (created,))
+    cursor.execute(_INSERT_NEW_SUBSCRIBERS["postgresql"], (created, first))
     inserted = dict(cursor.fetchall())
     cursor.execute("DROP TABLE haven_import_subscriber")
     return inserted

@@ -198,12 +198,17 @@ def load_locations(database_url: str, count: int, seed: int) -> dict[str, float]
         # The importer's rows: active, not testers, a valid +1 number, a language drawn at
         # random by the shares of LANGUAGES.
         connection.execute(
-            "INSERT INTO subscriber (id, phone, language, status, is_tester, created_at)"
+            "INSERT INTO subscriber"
+            " (id, phone, language, status, is_tester, created_at, language_seq)"
             " SELECT n, (%(exchanges)s::text[])[(n - 1) / 10000 + 1]"
             " || lpad(((n - 1) %% 10000)::text, 4, '0'),"
             " (%(codes)s::text[])[width_bucket(random(), %(bounds)s::float8[]) + 1],"
-            " 'active', false, now() FROM generate_series(1, %(n)s) AS n",
+            " 'active', false, now(), n FROM generate_series(1, %(n)s) AS n",
             {"exchanges": exchanges, "codes": codes, "bounds": bounds, "n": subscribers},
+        )
+        connection.execute(  # each subscriber's language numbered as the migration numbers them
+            "UPDATE haven_counter SET value = %(n)s WHERE name = 'subscriber_languages'",
+            {"n": subscribers},
         )
         stored = time.perf_counter()
         # A bulk load as a restore does it: the secondary indexes are dropped and built again

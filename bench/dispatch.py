@@ -185,12 +185,13 @@ def load_subscribers(database_url: str, count: int, seed: int) -> float:
     started = time.perf_counter()
     with psycopg.connect(libpq_url(database_url)) as connection:
         with connection.cursor().copy(
-            "COPY subscriber (id, phone, language, status, is_tester, created_at) FROM STDIN"
+            "COPY subscriber (id, phone, language, status, is_tester, created_at, language_seq)"
+            " FROM STDIN"
         ) as copy:
             for start in range(0, count, COPY_CHUNK):
                 copy.write(
                     "".join(
-                        f"{n + 1}\t{numbers[n]}\t{codes[language[n]]}\tactive\tf\t{now}\n"
+                        f"{n + 1}\t{numbers[n]}\t{codes[language[n]]}\tactive\tf\t{now}\t{n + 1}\n"
                         for n in range(start, min(count, start + COPY_CHUNK))
                     )
                 )
@@ -212,6 +213,10 @@ def load_subscribers(database_url: str, count: int, seed: int) -> float:
         connection.execute(
             "UPDATE haven_counter SET value = (SELECT max(seq) FROM subscriber_location)"
             " WHERE name = 'locations'"
+        )
+        connection.execute(  # each subscriber's language numbered as the migration numbers them
+            "UPDATE haven_counter SET value = %(n)s WHERE name = 'subscriber_languages'",
+            {"n": count},
         )
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE subscriber, subscriber_location")

@@ -15,11 +15,17 @@ from sqlalchemy.orm import Session
 from haven.health import Readiness, add_readiness_check
 from haven.settings import Settings
 
-TASK_MODULES = ["alerts.dispatch.tasks", "alerts.distributors.tasks", "takedown.tasks"]
+TASK_MODULES = [
+    "alerts.dispatch.tasks",
+    "alerts.distributors.tasks",
+    "alerts.approvals.tasks",
+    "takedown.tasks",
+]
 
 
 def distributor_queue(settings: Settings) -> str:
-    """The Celery queue of CAP pushes to distributors, apart from SMS and channel sends."""
+    """The Celery queue of CAP pushes to distributors and of notices to approvers, apart from
+    SMS and channel sends."""
     return f"{settings.celery_queue}.distributors"
 
 
@@ -37,7 +43,10 @@ def make_celery(app: Flask) -> Celery:
     celery.conf.update(
         task_default_queue=settings.celery_queue,
         task_queues=(_queue(settings.celery_queue), _queue(distributor_queue(settings))),
-        task_routes={"haven.distributors.*": {"queue": distributor_queue(settings)}},
+        task_routes={
+            "haven.distributors.*": {"queue": distributor_queue(settings)},
+            "haven.approvals.*": {"queue": distributor_queue(settings)},
+        },
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

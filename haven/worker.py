@@ -82,8 +82,10 @@ class Runners:
 
 
 def start_dispatch(app: Flask) -> Runners:
-    """Start the in-process dispatch threads and the distributors' pushers; returns them
-    (`.stop()` stops them all)."""
+    """Start the in-process dispatch threads, the distributors' pushers and the approvers'
+    notice senders; returns them (`.stop()` stops them all)."""
+    from alerts.approvals.runner import NoticeRunner
+    from alerts.approvals.service import get_notifier
     from alerts.dispatch.runner import DispatchRunner
     from alerts.dispatch.setup import get_dispatcher, warm_dispatch
     from alerts.distributors.runner import PushRunner
@@ -103,7 +105,9 @@ def start_dispatch(app: Flask) -> Runners:
     runner.start()
     pushers = PushRunner(app, get_pusher(app), senders=settings.distributor_senders)
     pushers.start()
-    return Runners(runner, pushers)
+    notices = NoticeRunner(app, get_notifier(app))
+    notices.start()
+    return Runners(runner, pushers, notices)
 
 
 def start_in_process(app: Flask) -> threading.Thread | None:

@@ -4,23 +4,26 @@ Passwords are kept as argon2 hashes. A WebAuthn credential (security key or pass
 registered and checked with py_webauthn; the relying party is the host of `public_url`, the
 only origin accepted is `public_url`'s. A WebAuthn challenge never sits in a cookie: it travels
 in a short-lived value signed with the app's key and bound to one enrolment link or one
-sign-in (`sign_state` / `read_state`). A TOTP code (an authenticator app, the fallback) is
-accepted in the step before or after the current one, and only once.
+sign-in (`sign_state` / `read_state`). A TOTP key is shown to the officer as text and as a
+QR code of its otpauth:// URI (`totp_qr_svg`); a code (an authenticator app, the fallback) is
+accepted in the step before or after the current one, and only once. Credentials are stored
+through alerts/console/store.py.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
+import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pyotp.exceptions import OTPVerificationError
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -39,6 +42,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from alerts.console import store
 from alerts.models import Officer, OfficerCredential
 from haven.db import utcnow
 from haven.errors import Conflict, InvalidInput
@@ -88,6 +92,16 @@ def password_matches(stored: str | None, password: str) -> bool:
         return False
 
 
+def encode_challenge(challenge: bytes) -> str:
+    """A WebAuthn challenge as text for signed state (base64url)."""
+    return base64.urlsafe_b64encode(challenge).decode()
+
+
+def decode_challenge(text: str) -> bytes:
+    """The challenge `encode_challenge` wrote."""
+    return base64.urlsafe_b64decode(text.encode())
+
+
 # Signed short-lived state (WebAuthn challenges, a TOTP secret being set up, a half sign-in)
 
 
@@ -124,6 +138,16 @@ def totp_uri(secret: str, *, officer: Officer, agency: str) -> str:
     """The otpauth:// URI an authenticator app reads (typed in, or from a QR code)."""
     return pyotp.TOTP(secret).provisioning_uri(
         name=f"{officer.name} ({agency})", issuer_name=ISSUER
+    )
+
+
+def totp_qr_svg(uri: str) -> str:
+    """`uri` as a QR code in SVG markup, for inlining in a page: black on a white square with
+    the quiet zone a scanner needs, sized by CSS (no width or height of its own), no script."""
+    return str(
+        segno.make(uri, micro=False).svg_inline(
+            dark="#000", light="#fff", omitsize=True, svgclass=None, lineclass=None
+        )
     )
 
 
@@ -194,23 +218,21 @@ def register_credential(
             code="webauthn_failed",
         ) from exc
     credential_id = bytes_to_base64url(verified.credential_id)
-    if get_credential(session=session, credential_id=credential_id) is not None:
+    if store.get_credential(session=session, credential_id=credential_id) is not None:
         raise Conflict(
             "This security key or passkey is already registered to an officer. Use another "
             "one, or the authenticator app.",
             code="credential_taken",
         )
-    row = OfficerCredential(
+    return store.add_credential(
+        session=session,
         officer_id=officer.id,
         credential_id=credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         transports=_transports(response),
-        created_at=utcnow(),
+        now=utcnow(),
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def _transports(response: str) -> list[str]:
@@ -274,46 +296,3 @@ def check_assertion(
         return None
     credential.sign_count = verified.new_sign_count
     return credential
-
-
-# Storage of credentials
-
-
-def get_credential(*, session: Session, credential_id: str) -> OfficerCredential | None:
-    """The credential with this id (base64url), whoever registered it."""
-    return session.scalar(
-        select(OfficerCredential).where(OfficerCredential.credential_id == credential_id)
-    )
-
-
-def fetch_credentials(*, session: Session, officer_id: int) -> list[OfficerCredential]:
-    """An officer's WebAuthn credentials, oldest first."""
-    return list(
-        session.scalars(
-            select(OfficerCredential)
-            .where(OfficerCredential.officer_id == officer_id)
-            .order_by(OfficerCredential.id)
-        )
-    )
-
-
-def delete_credentials(*, session: Session, officer_id: int) -> None:
-    """Remove an officer's WebAuthn credentials (inside the caller's write transaction)."""
-    session.execute(delete(OfficerCredential).where(OfficerCredential.officer_id == officer_id))
-
-
-def get_officer_by_enrolment(*, session: Session, enrolment_hash: str) -> Officer | None:
-    """The officer whose outstanding enrolment link has this hash (expired or not)."""
-    return session.scalar(select(Officer).where(Officer.enrolment_hash == enrolment_hash))
-
-
-def claim_enrolment(*, session: Session, officer_id: int, enrolment_hash: str) -> bool:
-    """Spend an officer's enrolment link (inside the caller's write transaction): False when
-    it was spent or replaced meanwhile. A concurrent second use waits for the first and then
-    finds nothing to spend."""
-    result = session.execute(
-        update(Officer)
-        .where(Officer.id == officer_id, Officer.enrolment_hash == enrolment_hash)
-        .values(enrolment_hash=None, enrolment_expires=None)
-    )
-    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]

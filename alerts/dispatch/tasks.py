@@ -102,7 +102,7 @@ def kick_senders(app: Flask, kinds: tuple[DeliveryKind, ...] = ("sms", "channel"
 @resilient("haven.tick")
 def tick() -> None:
     """Every second: end expired alerts and re-kick work a crash may have left behind (and
-    distributor pushes whose backoff has run out).
+    distributor pushes and approver notices whose backoff has run out).
 
     Celery's own lines about this task are at DEBUG (haven/worker.py); what a tick does is
     logged here, at INFO.
@@ -121,6 +121,8 @@ def tick() -> None:
         )
         if due:
             kick_senders(app, due)
-        from alerts.distributors.tasks import kick_pushers_if_due  # it imports this module
+        from alerts.approvals.tasks import kick_notices_if_due  # they import this module
+        from alerts.distributors.tasks import kick_pushers_if_due
 
         kick_pushers_if_due(app, session)
+        kick_notices_if_due(app, session)

@@ -271,7 +271,7 @@ def set_language(*, session: Session, phone: str, language: str) -> Reply:
         with write(session):
             # A number not yet subscribed keeps its choice for when it sends JOIN.
             subscriber, _ = lock_or_create(session, phone, language=language, status="pending")
-            subscriber.language = language
+            store.set_subscriber_language(session=session, subscriber=subscriber, language=language)
         return Reply("language", language, values={"language": _language_name(language)})
 
     return retrying(run)

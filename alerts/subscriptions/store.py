@@ -2,7 +2,9 @@
 
 Locations are only ever added or switched through functions that take numbers from the
 `locations` counter (here and in alerts.store), because each process's audience index catches
-up by those numbers.
+up by those numbers. Likewise a subscriber is only ever added, or its language changed, here
+(or by the importer in alerts.store), taking a number from the `subscriber_languages` counter:
+each process's language counts catch up by those.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from alerts.models import Channel, Subscriber, SubscriberLocation, Verification
-from alerts.store import LOCATIONS
+from alerts.store import LANGUAGE_CHANGES, LOCATIONS
 from geo.locations import Location
 from haven.db import take_numbers, utcnow
 
@@ -49,13 +51,28 @@ def get_subscriber_by_phone(
 def add_subscriber(
     *, session: Session, phone: str | None, language: str, status: str
 ) -> Subscriber:
-    """A new subscriber, flushed so it has its id."""
+    """A new subscriber (its language numbered), flushed so it has its id."""
+    (seq,) = take_numbers(session, LANGUAGE_CHANGES)
     subscriber = Subscriber(
-        phone=phone, language=language, status=status, is_tester=False, created_at=utcnow()
+        phone=phone,
+        language=language,
+        language_seq=seq,
+        status=status,
+        is_tester=False,
+        created_at=utcnow(),
     )
     session.add(subscriber)
     session.flush()
     return subscriber
+
+
+def set_subscriber_language(*, session: Session, subscriber: Subscriber, language: str) -> None:
+    """Change a subscriber's language, with a new number for the language counts (none when
+    the language stays the same)."""
+    if subscriber.language == language:
+        return
+    (seq,) = take_numbers(session, LANGUAGE_CHANGES)
+    subscriber.language, subscriber.language_seq = language, seq
 
 
 def fetch_locations(*, session: Session, subscriber_id: int) -> list[SubscriberLocation]:

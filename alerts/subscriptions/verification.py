@@ -282,7 +282,7 @@ def _confirm(session: Session, subscriber_id: int, pending: Pending) -> Subscrib
             code="too_many_places",
             details={"max": service.MAX_PLACES, "have": len(held)},
         )
-    subscriber.language = pending.language
+    store.set_subscriber_language(session=session, subscriber=subscriber, language=pending.language)
     service.activate(session, subscriber)
     service.add_places(session, subscriber.id, new)
     return Subscribed(

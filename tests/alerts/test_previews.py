@@ -9,11 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from alerts.models import Alert, Subscriber
-from alerts.previews import EXTENSION, SubscriberLanguages
+from alerts.models import Alert
 from alerts.sms import segments
 from alerts.views import messages_out
-from haven.db import get_session, write
+from haven.db import get_session
 from tests.alerts.test_alerts_api import (
     ALERTS,
     GARY,
@@ -24,7 +23,6 @@ from tests.alerts.test_alerts_api import (
     count,
     draft,
 )
-from tests.alerts.test_dispatch import wait_for
 from tests.console.support import signed_in_client
 from tests.factories import COOK_COUNTY, bearer, create_subscribers, draft_body
 
@@ -202,26 +200,3 @@ def test_the_console_counts_areas_with_its_session_and_csrf_token(
     assert refused.status_code == 403
     counted = console.post(AREAS, json={"areas": [COOK]}, headers={"X-CSRF-Token": csrf})
     assert counted.json["subscribers"] == 3
-
-
-def test_a_new_subscriber_counts_at_once_and_a_changed_language_after_the_refresh(
-    app: Flask, client: FlaskClient, officers: dict[str, str], people: None
-) -> None:
-    database = app.extensions["haven.db"]
-    app.extensions[EXTENSION] = SubscriberLanguages(sessions=database.sessions, refresh_seconds=0.0)
-
-    def languages() -> dict[str, int]:
-        counted: dict[str, int] = post(client, officers["drafter"], AREAS, {"areas": [COOK]}).json[
-            "languages"
-        ]
-        return counted
-
-    assert languages() == {"en": 2, "es": 1}
-    create_subscribers(app, [("+13125550104", *LOOP)], language="zh")
-    assert languages() == {"en": 2, "es": 1, "zh": 1}
-    with app.app_context():
-        session = get_session()
-        with write(session):
-            subscriber = session.query(Subscriber).filter_by(phone="+13125550101").one()
-            subscriber.language = "ko"
-    wait_for(lambda: languages() == {"en": 1, "es": 1, "zh": 1, "ko": 1})

@@ -14,13 +14,13 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-from alerts.console.sessions import end_sessions
-from alerts.dispatch.service import record_next_job
+from alerts.console.store import end_sessions
 from alerts.models import Officer
 from haven.db import get_session, utcnow, write
 from tests.alerts.test_alerts_api import LOOP
 from tests.alerts.test_dispatch import dispatch
 from tests.alerts.test_subscriptions_browser import RECORD_CSP_VIOLATIONS, axe_violations
+from tests.console.browser_support import SCREENS, record, tab_to
 from tests.console.support import open_session
 from tests.console.test_home import ALERTS, drafted
 from tests.factories import bearer, create_subscribers
@@ -32,7 +32,6 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
-SCREENS = {"desk": {"width": 1280, "height": 800}, "tablet": {"width": 768, "height": 1024}}
 PHONES = ["+13125550101", "+13125550102", "+13125550103"]
 
 
@@ -71,27 +70,10 @@ def console(
     assert all(url.startswith(f"{live_server}/") for url in requests), requests
 
 
-def tab_to(page: Page, selector: str, presses: int = 80) -> None:
-    """Presses Tab until the element `selector` has the focus, as a keyboard user would."""
-    target = page.locator(selector)
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        if target.evaluate("(element) => element === document.activeElement"):
-            return
-    raise AssertionError(f"{selector} never got the focus by Tab")
-
-
 def read(app: Flask, officers: dict[str, str], alert_id: int) -> dict[str, Any]:
     answer = app.test_client().get(f"{ALERTS}/{alert_id}", headers=bearer(officers["drafter"]))
     body: dict[str, Any] = answer.json  # type: ignore[assignment]
     return body
-
-
-def record(app: Flask) -> None:
-    """Record the queued versions' deliveries, sending none."""
-    with app.app_context():
-        while record_next_job(session=get_session(), audience=app.extensions["haven.audience"]):
-            pass
 
 
 def approved(app: Flask, officers: dict[str, str]) -> dict[str, Any]:

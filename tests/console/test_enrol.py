@@ -9,6 +9,7 @@ import re
 import time
 
 import pyotp
+import segno
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -46,6 +47,12 @@ def form_value(page: str, name: str) -> str:
     return html.unescape(found[1])
 
 
+def pre_csrf(page: str) -> str:
+    """The CSRF token a sign-in or enrolment form carries before a session exists (it goes
+    with the pre-session cookie the same answer gave the client)."""
+    return form_value(page, "pre_csrf_token")
+
+
 def totp_secret(page: str) -> str:
     """The TOTP key shown on an enrolment page."""
     found = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page)
@@ -61,6 +68,7 @@ def enrol_with_app(client: FlaskClient, token: str) -> str:
         f"/console/enrol/{token}",
         data={
             "state": form_value(page, "state"),
+            "pre_csrf_token": pre_csrf(page),
             "password": PASSWORD,
             "password_again": PASSWORD,
             "code": pyotp.TOTP(secret).now(),
@@ -111,6 +119,28 @@ def test_an_officer_enrols_with_an_authenticator_app_once(app: Flask) -> None:
     assert "used already" in spent.get_data(as_text=True)
 
 
+def test_the_enrolment_page_shows_the_apps_key_as_a_qr_code_and_as_text(app: Flask) -> None:
+    page = app.test_client().get(f"/console/enrol/{new_officer(app)}").get_data(as_text=True)
+    secret = totp_secret(page)
+    found = re.search(
+        r'<div class="totp-qr" id="totp-qr" role="img" '
+        r'aria-label="QR code for your authenticator app" data-uri="([^"]+)">'
+        r"(<svg .*?</svg>)</div>",
+        page,
+    )
+    assert found, "no QR code with an accessible name"
+    uri = html.unescape(found[1])
+    assert uri == pyotp.TOTP(secret).provisioning_uri(
+        name="Drafter (Chicago PD)", issuer_name="Haven"
+    )
+    # The code is segno's for that very URI, drawn inline (the CSP allows no data: image).
+    expected = segno.make(uri, micro=False).svg_inline(
+        dark="#000", light="#fff", omitsize=True, svgclass=None, lineclass=None
+    )
+    assert found[2] == expected
+    assert "<script" not in found[2]
+
+
 def test_unknown_and_expired_links_get_a_clear_page_and_change_nothing(app: Flask) -> None:
     token = new_officer(app)
     client = app.test_client()
@@ -128,6 +158,7 @@ def test_unknown_and_expired_links_get_a_clear_page_and_change_nothing(app: Flas
         f"/console/enrol/{token}",
         data={
             "state": form_value(page, "state"),
+            "pre_csrf_token": pre_csrf(page),
             "password": PASSWORD,
             "password_again": PASSWORD,
             "code": pyotp.TOTP(totp_secret(page)).now(),
@@ -149,7 +180,12 @@ def test_a_bad_password_or_code_keeps_the_link_and_the_key(app: Flask) -> None:
     client = app.test_client()
     page = client.get(f"/console/enrol/{token}").get_data(as_text=True)
     secret, state = totp_secret(page), form_value(page, "state")
-    good = {"state": state, "password": PASSWORD, "password_again": PASSWORD}
+    good = {
+        "state": state,
+        "pre_csrf_token": pre_csrf(page),
+        "password": PASSWORD,
+        "password_again": PASSWORD,
+    }
     wrong_code = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
     cases = [
         ({**good, "password": "short", "password_again": "short"}, "too short"),
@@ -177,10 +213,11 @@ def test_an_officer_signs_in_with_password_and_code_then_out(app: Flask) -> None
     token = new_officer(app)
     client = app.test_client()
     secret = enrol_with_app(client, token)
+    form = client.get("/console/sign-in").get_data(as_text=True)
     first = client.post(
         "/console/sign-in",
         data={"agency": "Chicago PD", "name": "Drafter", "password": PASSWORD,
-              "next": "/console/alerts/new"},
+              "next": "/console/alerts/new", "pre_csrf_token": pre_csrf(form)},
     )  # fmt: skip
     assert first.status_code == 200
     text = first.get_data(as_text=True)
@@ -188,7 +225,8 @@ def test_an_officer_signs_in_with_password_and_code_then_out(app: Flask) -> None
     # The code that enrolled is spent: the next one is accepted (one step either side is).
     later = pyotp.TOTP(secret).at(time.time() + 30)
     signed = client.post(
-        "/console/sign-in/factor", data={"state": form_value(text, "state"), "code": later}
+        "/console/sign-in/factor",
+        data={"state": form_value(text, "state"), "code": later, "pre_csrf_token": pre_csrf(text)},
     )
     assert signed.status_code == 302
     assert signed.headers["Location"] == "/console/alerts/new"

@@ -24,7 +24,15 @@ from webauthn.helpers import encode_cbor
 
 from alerts.models import OfficerCredential
 from haven.db import get_session
-from tests.console.test_enrol import PASSWORD, actions, form_value, new_officer, officer_row
+from tests.console.test_enrol import (
+    PASSWORD,
+    actions,
+    form_value,
+    new_officer,
+    officer_row,
+    pre_csrf,
+)
+from tests.console.test_signin import factor_form, password_form
 
 
 def b64url(data: bytes) -> str:
@@ -127,6 +135,7 @@ def enrol_with_key(client: FlaskClient, token: str, key: SoftKey) -> Any:
         f"/console/enrol/{token}",
         data={
             "state": form_value(page, "state"),
+            "pre_csrf_token": pre_csrf(page),
             "password": PASSWORD,
             "password_again": PASSWORD,
             "credential": key.register(options, ORIGIN),
@@ -136,7 +145,7 @@ def enrol_with_key(client: FlaskClient, token: str, key: SoftKey) -> Any:
 
 def factor_page(client: FlaskClient, name: str = "Drafter") -> str:
     answer = client.post(
-        "/console/sign-in", data={"agency": "Chicago PD", "name": name, "password": PASSWORD}
+        "/console/sign-in", data=password_form(client, name=name, password=PASSWORD)
     )
     assert answer.status_code == 200
     return answer.get_data(as_text=True)
@@ -158,19 +167,21 @@ def test_an_officer_enrols_a_security_key_and_signs_in_with_it(app: Flask) -> No
     options = options_of(page)
     assert [c["id"] for c in options["allowCredentials"]] == [b64url(key.credential_id)]
     assert 'autocomplete="one-time-code"' not in page  # no authenticator app was set up
-    state = form_value(page, "state")
     signed = client.post(
-        "/console/sign-in/factor",
-        data={"state": state, "credential": key.get(options, ORIGIN)},
+        "/console/sign-in/factor", data=factor_form(page, credential=key.get(options, ORIGIN))
     )
     assert signed.status_code == 302
     assert actions(app)[-1] == ("sign_in", {"factor": "webauthn"})
     with app.app_context():
         assert get_session().scalars(select(OfficerCredential)).one().sign_count == 1
-    # The same challenge does not serve twice, even with a fresh signature.
-    again = app.test_client().post(
+    # The same challenge does not serve twice, even with a fresh signature, in another browser.
+    other = app.test_client()
+    again = other.post(
         "/console/sign-in/factor",
-        data={"state": state, "credential": key.get(options, ORIGIN)},
+        data={
+            **factor_form(page, credential=key.get(options, ORIGIN)),
+            "pre_csrf_token": password_form(other)["pre_csrf_token"],
+        },
     )
     assert again.status_code == 401
 
@@ -189,8 +200,7 @@ def test_an_assertion_that_does_not_verify_does_not_sign_in(app: Flask) -> None:
     for answer in forged:
         page = factor_page(client)
         refused = client.post(
-            "/console/sign-in/factor",
-            data={"state": form_value(page, "state"), "credential": answer(options_of(page))},
+            "/console/sign-in/factor", data=factor_form(page, credential=answer(options_of(page)))
         )
         assert refused.status_code == 401
         assert "did not answer as registered" in refused.get_data(as_text=True)
@@ -223,6 +233,7 @@ def test_a_public_url_with_its_default_port_accepts_the_browsers_origin(app: Fla
         f"/console/enrol/{token}",
         data={
             "state": form_value(page, "state"),
+            "pre_csrf_token": pre_csrf(page),
             "password": PASSWORD,
             "password_again": PASSWORD,
             # A browser never writes the default port in an origin.
@@ -240,6 +251,7 @@ def test_a_registration_that_does_not_verify_gets_a_plain_message(app: Flask) ->
         f"/console/enrol/{token}",
         data={
             "state": form_value(page, "state"),
+            "pre_csrf_token": pre_csrf(page),
             "password": PASSWORD,
             "password_again": PASSWORD,
             "credential": SoftKey().register(options_of(page), "https://evil.example"),

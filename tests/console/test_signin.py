@@ -25,19 +25,38 @@ from tests.console.test_enrol import (
     enrol_with_app,
     form_value,
     new_officer,
+    pre_csrf,
 )
 from tests.factories import bearer
 
 
+def password_form(client: FlaskClient, page: str | None = None, **fields: str) -> dict[str, str]:
+    """The sign-in form's fields, its CSRF token taken from the page as a browser would (the
+    page gives the client its pre-session cookie), and `fields`. `page` is a sign-in page the
+    client opened earlier (a signed-in browser is not shown the form)."""
+    page = page or client.get("/console/sign-in").get_data(as_text=True)
+    return {"agency": "Chicago PD", "name": "Drafter", "pre_csrf_token": pre_csrf(page), **fields}
+
+
 def password_step(
-    client: FlaskClient, password: str = PASSWORD, *, name: str = "Drafter", next_url: str = ""
+    client: FlaskClient,
+    password: str = PASSWORD,
+    *,
+    name: str = "Drafter",
+    next_url: str = "",
+    page: str | None = None,
 ) -> tuple[int, str]:
-    """The first step of signing in: its status and page."""
+    """The first step of signing in (on `page`, if given): its status and page."""
     answer = client.post(
         "/console/sign-in",
-        data={"agency": "Chicago PD", "name": name, "password": password, "next": next_url},
+        data=password_form(client, page, name=name, password=password, next=next_url),
     )
     return answer.status_code, answer.get_data(as_text=True)
+
+
+def factor_form(page: str, **fields: str) -> dict[str, str]:
+    """The second-factor form's hidden fields from the password step's `page`, and `fields`."""
+    return {"state": form_value(page, "state"), "pre_csrf_token": pre_csrf(page), **fields}
 
 
 def sign_in(
@@ -47,14 +66,14 @@ def sign_in(
     offset: int = 30,
     next_url: str = "",
     name: str = "Drafter",
+    page: str | None = None,
 ) -> str:
-    """Sign in with PASSWORD and the code `offset` seconds from now; where it leads."""
-    status, page = password_step(client, next_url=next_url, name=name)
+    """Sign in with PASSWORD and the code `offset` seconds from now (on the sign-in `page`
+    opened earlier, if given); where it leads."""
+    status, page = password_step(client, next_url=next_url, name=name, page=page)
     assert status == 200, page
     code = pyotp.TOTP(secret).at(time.time() + offset)
-    done = client.post(
-        "/console/sign-in/factor", data={"state": form_value(page, "state"), "code": code}
-    )
+    done = client.post("/console/sign-in/factor", data=factor_form(page, code=code))
     assert done.status_code == 302, done.get_data(as_text=True)
     return done.headers["Location"]
 
@@ -97,10 +116,9 @@ def test_a_wrong_code_and_a_reused_code_are_refused(
 ) -> None:
     client, secret = enrolled
     _status, page = password_step(client)
-    state = form_value(page, "state")
     code = pyotp.TOTP(secret).at(time.time() + 30)
     wrong = "000000" if code != "000000" else "111111"
-    refused = client.post("/console/sign-in/factor", data={"state": state, "code": wrong})
+    refused = client.post("/console/sign-in/factor", data=factor_form(page, code=wrong))
     assert refused.status_code == 401
     assert "That code is wrong" in refused.get_data(as_text=True)
     assert actions(app)[-1] == ("sign_in_failed", {"step": "totp"})
@@ -108,9 +126,7 @@ def test_a_wrong_code_and_a_reused_code_are_refused(
     assert sign_in(client, secret) == "/console/"
     other = app.test_client()
     _status, page = password_step(other)
-    reused = other.post(
-        "/console/sign-in/factor", data={"state": form_value(page, "state"), "code": code}
-    )
+    reused = other.post("/console/sign-in/factor", data=factor_form(page, code=code))
     assert reused.status_code == 401
     assert "used already" in reused.get_data(as_text=True)
     assert other.get("/console/").status_code == 302
@@ -139,8 +155,7 @@ def test_too_many_wrong_passwords_must_wait(app: Flask, enrolled: tuple[FlaskCli
     statuses = []
     for _ in range(7):
         answer = client.post(
-            "/console/sign-in",
-            data={"agency": "Chicago PD", "name": "Drafter", "password": "wrong password!"},
+            "/console/sign-in", data=password_form(client, password="wrong password!")
         )
         statuses.append(answer.status_code)
         if answer.status_code == 429:
@@ -193,7 +208,7 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(
     _status, page = password_step(client)
     done = client.post(
         "/console/sign-in/factor",
-        data={"state": form_value(page, "state"), "code": pyotp.TOTP(secret).at(time.time() + 30)},
+        data=factor_form(page, code=pyotp.TOTP(secret).at(time.time() + 30)),
     )
     cookie = done.headers["Set-Cookie"]
     assert "Secure" in cookie
@@ -207,7 +222,7 @@ def test_a_sign_in_form_posted_from_another_site_is_refused(
     client, _secret = enrolled
     answer = client.post(
         "/console/sign-in",
-        data={"agency": "Chicago PD", "name": "Drafter", "password": PASSWORD},
+        data=password_form(client, password=PASSWORD),
         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert answer.status_code == 403
@@ -289,10 +304,11 @@ def test_signing_in_as_another_officer_ends_the_first_officers_session(
 ) -> None:
     client, secret = enrolled
     other_secret = enrol_with_app(app.test_client(), new_officer(app, "Second"))
+    other_tab = client.get("/console/sign-in").get_data(as_text=True)
     sign_in(client, secret)
     first_cookie = client.get_cookie(COOKIE)
     assert first_cookie is not None
-    sign_in(client, other_secret, name="Second")
+    sign_in(client, other_secret, name="Second", page=other_tab)
     assert len(open_sessions(app)) == 1
     assert "Signed in as <strong>Second</strong>" in client.get("/console/").get_data(as_text=True)
     assert [a for a, _ in actions(app)][-2:] == ["sign_out", "sign_in"]
@@ -311,7 +327,7 @@ def test_a_strangers_wrong_passwords_do_not_make_the_officer_wait(
     for _ in range(8):
         answer = stranger.post(
             "/console/sign-in",
-            data={"agency": "Chicago PD", "name": "Drafter", "password": "wrong password!"},
+            data=password_form(stranger, password="wrong password!"),
             environ_base={"REMOTE_ADDR": "203.0.113.9"},
         )
         statuses.append(answer.status_code)

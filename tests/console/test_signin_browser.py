@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext
 
 from tests.alerts.test_subscriptions_browser import RECORD_CSP_VIOLATIONS, axe_violations
+from tests.console.browser_support import serve_on_localhost, with_authenticator
 from tests.console.test_enrol import PASSWORD, actions, new_officer
 
 pytestmark = [
@@ -21,20 +22,10 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
-AUTHENTICATOR = {
-    "protocol": "ctap2",
-    "transport": "internal",
-    "hasResidentKey": True,
-    "hasUserVerification": True,
-    "isUserVerified": True,
-}
-
 
 @pytest.fixture
 def base_url(app: Flask, live_server: str) -> str:
-    url = live_server.replace("127.0.0.1", "localhost")
-    app.extensions["haven.settings"].public_url = url
-    return url
+    return serve_on_localhost(app, live_server)
 
 
 @pytest.fixture
@@ -48,15 +39,6 @@ def context(chromium: Browser, base_url: str) -> Iterator[BrowserContext]:
     assert errors == []
 
 
-def with_authenticator(context: BrowserContext, page: Page) -> str:
-    """Give the page a virtual platform authenticator (a passkey); its id."""
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-    authenticator_id: str = added["authenticatorId"]
-    return authenticator_id
-
-
 def test_an_officer_enrols_a_passkey_and_signs_in_with_the_keyboard(
     app: Flask, context: BrowserContext, base_url: str
 ) -> None:
@@ -66,6 +48,12 @@ def test_an_officer_enrols_a_passkey_and_signs_in_with_the_keyboard(
 
     page.goto(f"/console/enrol/{token}")
     assert axe_violations(page) == []
+    # The authenticator app's QR code, drawn inline (no data: image, no CSP exception).
+    qr = page.get_by_role("img", name="QR code for your authenticator app")
+    box = qr.bounding_box()
+    assert box is not None
+    assert box["width"] >= 150, box
+    assert page.evaluate("window.__cspViolations") == []
     page.keyboard.type(PASSWORD)  # the new-password field has the focus
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
@@ -89,9 +77,10 @@ def test_an_officer_enrols_a_passkey_and_signs_in_with_the_keyboard(
     page.keyboard.press("Enter")  # the key's button has the focus
     page.wait_for_url(f"{base_url}/console/alerts/new")
     assert actions(app)[-1] == ("sign_in", {"factor": "webauthn"})
-    cookie = next(c for c in context.cookies() if c["name"] == "haven_console")
-    assert cookie["httpOnly"]
-    assert cookie["sameSite"] == "Strict"
+    for name in ("haven_console", "haven_console_pre"):
+        cookie = next(c for c in context.cookies() if c["name"] == name)
+        assert cookie["httpOnly"]
+        assert cookie["sameSite"] == "Strict"
     assert page.evaluate("window.__cspViolations") == []
 
     # On a shared computer the officer signs out from the page's header.

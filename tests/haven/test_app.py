@@ -27,14 +27,14 @@ def test_healthz_answers_503_when_the_database_is_unreachable(
     assert response.json["error"]["code"] == "database_unavailable"
 
 
-def test_readyz_answers_503_while_the_audience_index_loads_then_200_when_ready(
+def test_readyz_answers_503_while_the_audience_index_and_languages_load_then_200_when_ready(
     client: FlaskClient,
 ) -> None:
     loading = client.get("/readyz")  # the first probe starts the load in the background
     assert loading.status_code == 503
     assert loading.json == {
         "state": "loading",
-        "components": {"audience": "loading", "counters": "ready"},
+        "components": {"audience": "loading", "counters": "ready", "languages": "loading"},
     }
     deadline = time.monotonic() + 1.0
     while (ready := client.get("/readyz")).status_code != 200:
@@ -42,7 +42,7 @@ def test_readyz_answers_503_while_the_audience_index_loads_then_200_when_ready(
         time.sleep(0.01)
     assert ready.json == {
         "state": "ready",
-        "components": {"audience": "ready", "counters": "ready"},
+        "components": {"audience": "ready", "counters": "ready", "languages": "ready"},
     }
     assert client.get("/healthz").status_code == 200
 

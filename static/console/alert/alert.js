@@ -123,7 +123,8 @@ async function showPreview() {
     showProblem(preview, `The preview is unavailable: ${problem(result)}`);
   }
 }
-showPreview();
+// The update preview asks for the languages this answer names, so it waits for it.
+const previewed = showPreview();
 
 // The approver's decision: approve the revision shown, return it with a reason, or reject.
 
@@ -252,6 +253,11 @@ if (updateForm) {
     if (fields.contact_phone.value.trim() !== fields.contact_phone.defaultValue.trim()) {
       body.contact_phone = fields.contact_phone.value.trim();
     }
+    // The vehicle is replaced whole, as the API takes it: every field, emptied ones as null.
+    const vehicle = [...updateForm.querySelectorAll("input[data-vehicle]")];
+    if (vehicle.some((input) => input.value.trim() !== input.defaultValue.trim())) {
+      body.vehicle = Object.fromEntries(vehicle.map((input) => [input.dataset.vehicle, input.value.trim() || null]));
+    }
     if (editor && JSON.stringify(editor.areas) !== storedAreas) body.areas = editor.areas;
     for (const area of updateForm.querySelectorAll("textarea[data-language]")) {
       if (area.value.trim() !== area.defaultValue.trim()) {
@@ -273,6 +279,7 @@ if (updateForm) {
       updatePreview.replaceChildren("Change a field to see the update message.");
       return;
     }
+    await previewed;
     const query = audienceLanguages.map((code) => `language=${encodeURIComponent(code)}`).join("&");
     const ticket = ++asked;
     const result = await call(`/console/alerts/${alert.id}/update-preview?${query}`, { method: "POST", body });

@@ -44,10 +44,11 @@ export function problems(error) {
   return [{ field: "body", problem: error.message ?? "The request was refused.", code: error.code }];
 }
 
-// Calls `run(signal, number)` `wait` ms after the last `schedule()`, aborting the call before
-// it: only the newest answer is ever shown. `number` counts the calls, for the page to say
-// which answer it shows. A run that answers {retry: true} (the server failed, not refused) or
-// cannot reach the server runs again a second later, up to three times.
+// Calls `run(signal, number)` `wait` ms after the last `schedule()` (or `delay` ms after
+// `schedule(delay)`; 0 asks at once), aborting the call before it: only the newest answer is
+// ever shown. `number` counts the calls, for the page to say which answer it shows. A run
+// that answers {retry: true} (the server failed, not refused) or cannot reach the server
+// runs again a second later, up to three times.
 const MAX_RETRIES = 3;
 const RETRY_MS = 1000;
 export function debounced(run, wait) {
@@ -73,8 +74,8 @@ export function debounced(run, wait) {
       );
     }, delay);
   }
-  return function schedule() {
+  return function schedule(delay = wait) {
     retries = 0;
-    later(wait);
+    later(delay);
   };
 }

@@ -45,7 +45,9 @@ export function createMap(element, { tiles = null, attribution = null } = {}, { 
     const home = stateFeatures.filter((feature) =>
       jurisdiction.some((code) => code.slice(1, 3) === String(feature.properties?.same ?? "").slice(1, 3)),
     );
-    if (home.length && !areas.getLayers().length) map.fitBounds(L.geoJSON({ type: "FeatureCollection", features: home }).getBounds());
+    if (home.length && !areas.getLayers().length) {
+      map.fitBounds(L.geoJSON({ type: "FeatureCollection", features: home }).getBounds(), { animate: false });
+    }
     return stateFeatures;
   });
 
@@ -114,7 +116,9 @@ export function createMap(element, { tiles = null, attribution = null } = {}, { 
     if (generation !== drawing) return;
     areas.clearLayers();
     layers.forEach((layer) => areas.addLayer(layer));
-    if (layers.length) map.fitBounds(areas.getBounds(), { maxZoom: 10, padding: [16, 16] });
+    // Never animated: Leaflet drops a new view asked for while a zoom animation runs, so an
+    // area added just as the outlines arrived (or right after another) would stay out of view.
+    if (layers.length) map.fitBounds(areas.getBounds(), { maxZoom: 10, padding: [16, 16], animate: false });
   }
 
   function showOutside(geometry) {

@@ -1,15 +1,19 @@
 // Live previews of a draft: the audience of its areas (POST /api/v1/areas/audience) and the
 // SMS each language's subscribers will receive (POST /api/v1/alerts/preview). Each keeps only
-// its newest request: a change aborts the request before it.
+// its newest request: a change aborts the request before it. A discrete change to the areas
+// (a county picked, a circle added, a polygon finished, an area removed) is counted at once;
+// only typed edits wait for the typing to pause.
 
 import { debounced, post, problems } from "./api.js";
 
-const AUDIENCE_WAIT_MS = 250;
+const AUDIENCE_TYPED_WAIT_MS = 150;
 const PREVIEW_WAIT_MS = 400;
 const number = (n) => Number(n).toLocaleString("en-US");
 
-// Counts the audience of `areas()` after each `refresh()`. `onAnswer(answer)` gets the API's
-// answer (or {error} for a refused one) of the newest request only.
+// Counts the audience of `areas()` at once after each `refresh()`, or, after
+// `refresh({ typed: true })` (an edit typed key by key), once the typing pauses for
+// AUDIENCE_TYPED_WAIT_MS. `onAnswer(answer)` gets the API's answer (or {error} for a refused
+// one) of the newest request only.
 // `status()` is the draft's status: a Test or Exercise alert reaches only testers.
 export function createAudienceCounter({ total, request, areas, status = () => "Actual", onAnswer = () => {} }) {
   const schedule = debounced(async (signal, count) => {
@@ -33,8 +37,8 @@ export function createAudienceCounter({ total, request, areas, status = () => "A
     const body = answer.body;
     total.textContent = `${number(body.subscribers)} subscribers in all`;
     onAnswer(body);
-  }, AUDIENCE_WAIT_MS);
-  return { refresh: schedule };
+  }, 0);
+  return { refresh: ({ typed = false } = {}) => schedule(typed ? AUDIENCE_TYPED_WAIT_MS : 0) };
 }
 
 function cell(tag, text, className) {
@@ -67,7 +71,7 @@ export function renderMessages(container, body) {
       const span = cell("span", value, name);
       facts.append(span, ` ${unit}`);
     };
-    fact("subscribers", number(message.subscribers), "subscribers · ");
+    fact("subscribers", number(message.subscribers), message.subscribers === 1 ? "subscriber · " : "subscribers · ");
     fact("characters", number(message.characters), "characters · ");
     fact("segments", number(message.segments), message.segments === 1 ? "segment · " : "segments · ");
     facts.append(cell("span", message.encoding, "encoding"));
