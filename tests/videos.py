@@ -86,7 +86,7 @@ class _Variant:
     encoder: tuple[str, ...]
 
 
-_X264 = ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-x264-params", "threads=1")
+_X264 = ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-x264-params", "threads=1:asm=0")
 _MP4 = ("-movflags", "+faststart")
 _VPX = ("-pix_fmt", "yuv420p", "-auto-alt-ref", "0", "-lag-in-frames", "0")
 
@@ -209,6 +209,10 @@ NAMES: tuple[str, ...] = tuple(_VIDEOS)
 # Options for byte-for-byte reproducible output on one ffmpeg build: one thread everywhere,
 # bit-exact scaling, no metadata, no encoder version or creation time in the container.
 _GLOBAL = (
+    # FFmpeg's own SIMD (swscale's above all) takes other paths on other CPUs: the plain C
+    # code makes the same bytes on every x86 machine with this ffmpeg build.
+    "-cpuflags",
+    "0",
     "-nostdin",
     "-hide_banner",
     "-loglevel",
