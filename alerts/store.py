@@ -54,6 +54,11 @@ def get_agency(*, session: Session, agency_id: int) -> Agency:
     return session.get_one(Agency, agency_id)
 
 
+def get_officer(*, session: Session, officer_id: int) -> Officer | None:
+    """The officer with this id, as they are now (revoked or not)."""
+    return session.get(Officer, officer_id)
+
+
 def get_officer_by_name(*, session: Session, agency_id: int, name: str) -> Officer | None:
     """An agency's officer by name."""
     return session.scalar(

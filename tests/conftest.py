@@ -177,3 +177,14 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         require("Redis", f"cannot reach {url}: {exc}")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of this test's own (a SQLite file, or a new PostgreSQL database)."""
+    if request.param == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="haven-migrations-") as folder:
+            yield f"sqlite:///{Path(folder) / 'haven.db'}"
+        return
+    with new_postgres_database("haven_migrations") as url:
+        yield url

@@ -147,7 +147,7 @@ def send_due_notices(*, app: Flask, session: Session, notifier: Notifier, limit:
 def _attempt(app: Flask, session: Session, notifier: Notifier, claim: NoticeClaim) -> Attempt:
     """Send one claimed notice, if its approver may still review the alert."""
     alert = alerts_store.get_alert(session=session, alert_id=claim.alert_id)
-    officer = store.get_approver(session=session, officer_id=claim.officer_id)
+    officer = alerts_store.get_officer(session=session, officer_id=claim.officer_id)
     if alert is None or officer is None:  # rows are never deleted; for the type checker
         return Attempt("none", "skipped", reason="the alert or the officer is gone")
     editors = alerts_store.fetch_editor_ids(session=session, alert_id=alert.id)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.models import Alert, ApproverNotice, Officer
+from alerts.models import Alert, ApproverNotice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +126,3 @@ def save_notice_outcome(
         .returning(ApproverNotice.id)
     ).first()
     return saved is not None
-
-
-def get_approver(*, session: Session, officer_id: int) -> Officer | None:
-    """The officer a notice is for, as they are now (revoked or not)."""
-    return session.get(Officer, officer_id)

@@ -209,7 +209,7 @@ def sign_in_factor() -> tuple[str, int, dict[str, str]] | str | BaseResponse:
         expired = InvalidInput("Signing in took too long. Please start again.", code="expired")
         return _form_again("password", expired, {"next": safe_next(request.form.get("next"))})
     session = get_session()
-    officer = console_store.get_officer(session=session, officer_id=int(state["officer"]))
+    officer = store.get_officer(session=session, officer_id=int(state["officer"]))
     if officer is None or officer.revoked_at is not None or officer.password_hash is None:
         return _form_again("password", _unauthorised(REFUSED), {"next": state["next"]})
     try:

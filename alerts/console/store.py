@@ -18,11 +18,6 @@ from alerts.models import AuditEntry, Officer, OfficerCredential, OfficerSession
 # Officers
 
 
-def get_officer(*, session: Session, officer_id: int) -> Officer | None:
-    """The officer with this id, revoked or not."""
-    return session.get(Officer, officer_id)
-
-
 def get_officer_by_enrolment(*, session: Session, enrolment_hash: str) -> Officer | None:
     """The officer whose outstanding enrolment link has this hash (expired or not)."""
     return session.scalar(select(Officer).where(Officer.enrolment_hash == enrolment_hash))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from celery import Task, current_app, shared_task
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from alerts.dispatch import store
 from alerts.dispatch.service import record_next_job, send_due
@@ -70,22 +71,32 @@ def send_channels() -> None:
         send_channels.delay()
 
 
-def _send_slice(kind: DeliveryKind) -> bool:
-    """Send batches of one kind for up to SEND_SLICE_SECONDS; whether more may be due."""
-    app = _app()
+def work_for_a_slice(app: Flask, step: Callable[[Session], object]) -> bool:
+    """Run `step` (one round of claimed work, truthy while it found some) in one session for
+    up to SEND_SLICE_SECONDS, so that a task gives its worker back; whether more may be due
+    (the caller then continues in a fresh task)."""
     database: Database = app.extensions["haven.db"]
     deadline = time.monotonic() + SEND_SLICE_SECONDS
     with database.sessions() as session:
         while time.monotonic() < deadline:
-            if not send_due(
-                app=app,
-                session=session,
-                dispatcher=get_dispatcher(app),
-                kind=kind,
-                on_permanent=mark_unreachable,
-            ):
+            if not step(session):
                 return False
     return True
+
+
+def _send_slice(kind: DeliveryKind) -> bool:
+    """Send batches of one kind for up to a slice of time; whether more may be due."""
+    app = _app()
+    return work_for_a_slice(
+        app,
+        lambda session: send_due(
+            app=app,
+            session=session,
+            dispatcher=get_dispatcher(app),
+            kind=kind,
+            on_permanent=mark_unreachable,
+        ),
+    )
 
 
 def kick_senders(app: Flask, kinds: tuple[DeliveryKind, ...] = ("sms", "channel")) -> None:

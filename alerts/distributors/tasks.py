@@ -4,34 +4,25 @@ haven/celery_app.py), so pushes never wait behind SMS and channel sends."""
 
 from __future__ import annotations
 
-import time
-
 from celery import current_app
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from alerts.dispatch.tasks import resilient
+from alerts.dispatch.tasks import resilient, work_for_a_slice
 from alerts.distributors import store
 from alerts.distributors.service import push_due
 from alerts.distributors.setup import get_pusher
 from haven.celery_app import flask_app_of
-from haven.db import Database, utcnow
-
-PUSH_SLICE_SECONDS = 20.0  # a push task gives its worker back after this long
+from haven.db import utcnow
 
 
 @resilient("haven.distributors.push")
 def push() -> None:
     """Make due pushes until none are left (or for one slice of time)."""
     app = flask_app_of(current_app)
-    database: Database = app.extensions["haven.db"]
     pusher = get_pusher(app)
-    deadline = time.monotonic() + PUSH_SLICE_SECONDS
-    with database.sessions() as session:
-        while time.monotonic() < deadline:
-            if not push_due(app=app, session=session, pusher=pusher):
-                return
-    push.delay()  # more may be due: continue in a fresh task
+    if work_for_a_slice(app, lambda session: push_due(app=app, session=session, pusher=pusher)):
+        push.delay()  # more may be due: continue in a fresh task
 
 
 def kick_pushers(app: Flask) -> None:

@@ -5,9 +5,6 @@ language committed before it, exactly, whatever the order of the subscribers' id
 from __future__ import annotations
 
 import io
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +29,6 @@ from tests.alerts.test_alerts_api import LOOP
 from tests.alerts.test_subscriptions_sms import HAVEN_NUMBER, PUBLIC_URL, reply
 from tests.alerts.test_subscriptions_sms import text as text_message
 from tests.alerts.test_subscriptions_web import ask_for_code, enter_code, last_code
-from tests.conftest import new_postgres_database
 from tests.factories import COOK_COUNTY, bearer, create_subscribers
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -198,16 +194,6 @@ def test_counts_always_equal_a_plain_sql_count_by_language_over_the_same_ids(
 
 
 # The migration
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="haven-migrations-") as folder:
-            yield f"sqlite:///{Path(folder) / 'haven.db'}"
-        return
-    with new_postgres_database("haven_migrations") as url:
-        yield url
 
 
 def test_0016_numbers_existing_subscribers_by_id_and_starts_the_counter_at_the_highest(

@@ -7,12 +7,8 @@ a model changed without a migration (or a migration without its model) shows up 
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
@@ -23,18 +19,6 @@ import takedown.models  # noqa: F401
 from haven.cli import main
 from haven.db import Base
 from haven.settings import Settings
-from tests.conftest import new_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """An empty database of this test's own (a SQLite file, or a new PostgreSQL database)."""
-    if request.param == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="haven-migrations-") as folder:
-            yield f"sqlite:///{Path(folder) / 'haven.db'}"
-        return
-    with new_postgres_database("haven_migrations") as url:
-        yield url
 
 
 def schema_differences(url: str) -> list[Any]:
