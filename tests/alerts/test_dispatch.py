@@ -183,6 +183,9 @@ def test_recording_twice_adds_no_second_delivery(
     with running.app_context():
         session = get_session()
         assert [job.recorded for job in session.scalars(select(store.DispatchJob))] == [3]
+        # End that read: on SQLite a read transaction cannot become the writer once the
+        # running worker has written ("database is locked"); the UPDATE then begins anew.
+        session.rollback()
         session.execute(
             store.DispatchJob.__table__.update().values(state="pending", lease_until=None)
         )
